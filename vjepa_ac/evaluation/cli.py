@@ -1,0 +1,104 @@
+"""`vjepa-ac-eval`: success rates of goal-image tasks in simulation for any checkpoint and planner."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vjepa_ac.evaluation.episode_runner import run_episode
+from vjepa_ac.evaluation.reports import markdown_table, plot_energy_and_latency, write_episode_gif
+from vjepa_ac.evaluation.tasks import EVALUATION_SEED_START, TASKS, make_task
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vjepa-ac-eval", description=__doc__)
+    p.add_argument("--engine", choices=["mujoco", "pybullet"], default="mujoco")
+    p.add_argument("--task", choices=sorted(TASKS), default="reach")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--seed", type=int, default=EVALUATION_SEED_START, help="first seed; episode i uses seed+i")
+    p.add_argument("--checkpoint", default=None, help="model directory or official .pt (default: embedded model)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--camera-size", type=int, default=128, help="rendered camera resolution (px)")
+    p.add_argument("--samples", type=int, default=800)
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--horizon", type=int, default=1)
+    p.add_argument("--l1-radius", type=float, default=0.075)
+    p.add_argument("--json", type=Path, default=None, help="write the summary + per-episode records here")
+    p.add_argument("--out", type=Path, default=None, help="directory for GIFs and plots")
+    p.add_argument("--gifs", type=int, default=2, help="with --out: GIFs for this many episodes (first ones)")
+    p.add_argument("--allow-training-seeds", action="store_true",
+                   help=f"allow seeds below {EVALUATION_SEED_START} (they were used for training data)")
+    return p
+
+
+def summarize(task: str, engine: str, records: list, settings: dict) -> dict:
+    successes = sum(r.success for r in records)
+    return {
+        "task": task,
+        "engine": engine,
+        "episodes": len(records),
+        "successes": int(successes),
+        "success_rate": successes / max(len(records), 1),
+        "mean_final_distance_m": float(np.mean([r.final_distance_m for r in records])) if records else float("nan"),
+        "seconds_per_action": float(np.mean([t for r in records for t in r.plan_seconds])) if records else 0.0,
+        "settings": settings,
+        "records": [r.to_json() for r in records],
+    }
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.episodes < 1:
+        raise SystemExit("--episodes must be >= 1")
+    if args.seed < EVALUATION_SEED_START and not args.allow_training_seeds:
+        raise SystemExit(f"--seed {args.seed} overlaps the training seeds (< {EVALUATION_SEED_START}); "
+                         "pass --allow-training-seeds to do it anyway")
+    from tqdm import tqdm
+
+    from vjepa_ac.models import load_world_model
+    from vjepa_ac.planning import CEMConfig, CEMPlanner
+    from vjepa_ac.simulation import make_sim
+
+    world_model = load_world_model(args.checkpoint, device=args.device)
+    config = CEMConfig(samples=args.samples, iterations=args.iters, top_k=args.top_k, horizon=args.horizon,
+                       l1_radius=args.l1_radius)
+    planner = CEMPlanner(world_model, config)
+    task = make_task(args.task)
+    sim = make_sim(args.engine, image_size=args.camera_size)
+    records = []
+    started = time.time()
+    try:
+        progress = tqdm(range(args.episodes), desc=f"{args.task}/{args.engine}", unit="episode")
+        for i in progress:
+            record = run_episode(sim, world_model, planner, task, args.seed + i,
+                                 record_frames=args.out is not None and i < args.gifs)
+            records.append(record)
+            rate = sum(r.success for r in records) / len(records)
+            progress.set_postfix(success=f"{rate:.0%}", dist=f"{record.final_distance_m:.3f}")
+            if record.frames:
+                write_episode_gif(record, args.out / f"{args.task}_{args.engine}_seed{record.seed}.gif")
+    finally:
+        sim.close()
+    settings = {"checkpoint": args.checkpoint or "embedded", "samples": args.samples, "iterations": args.iters,
+                "top_k": args.top_k, "horizon": args.horizon, "l1_radius": args.l1_radius,
+                "camera_size": args.camera_size, "first_seed": args.seed, "device": args.device,
+                "wall_seconds": time.time() - started}
+    summary = summarize(args.task, args.engine, records, settings)
+    print(markdown_table([summary]), end="")
+    if args.out is not None:
+        plot_energy_and_latency(records, args.out / f"{args.task}_{args.engine}_energy_latency.png")
+        (args.out / f"{args.task}_{args.engine}.md").write_text(markdown_table([summary]))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
