@@ -17,8 +17,8 @@ def project_l1_ball(x: torch.Tensor, radius: float | torch.Tensor) -> torch.Tens
 
     `radius` is a scalar or a tensor broadcastable to `x.shape[:-1]`. Points already inside are
     returned unchanged (bit for bit), so the projection is idempotent. Results are guaranteed to
-    satisfy `|v|_1 <= radius` in floating point: when rounding would push a projected point a few
-    ulps outside, it is shrunk by a relative ~4 eps towards the origin.
+    satisfy `|v|_1 <= radius` whether summed in x's dtype or in float64: when rounding would leave a
+    projected point a few ulps outside, it is shrunk by a relative ~4 eps towards the origin.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"project_l1_ball expects a torch.Tensor, got {type(x).__name__}")
@@ -26,16 +26,18 @@ def project_l1_ball(x: torch.Tensor, radius: float | torch.Tensor) -> torch.Tens
         raise TypeError(f"project_l1_ball expects a floating tensor, got {x.dtype}")
     if x.ndim == 0 or x.shape[-1] == 0:
         raise ValueError(f"project_l1_ball needs a non-empty last dimension, got shape {tuple(x.shape)}")
-    r = torch.as_tensor(radius, dtype=x.dtype, device=x.device)
-    if not bool(torch.isfinite(r).all()) or bool((r < 0).any()):
+    exact_radius = torch.as_tensor(radius, dtype=torch.float64, device=x.device)
+    if not bool(torch.isfinite(exact_radius).all()) or bool((exact_radius < 0).any()):
         raise ValueError(f"L1 radius must be finite and >= 0, got {radius!r}")
     if not bool(torch.isfinite(x).all()):
         raise ValueError("project_l1_ball got non-finite input")
-    r = torch.broadcast_to(r, x.shape[:-1])
+    exact_radius = torch.broadcast_to(exact_radius, x.shape[:-1])
+    # Round the radius down into x's dtype (0.075 in float32 is slightly above 0.075).
+    r = exact_radius.to(x.dtype)
+    r = torch.where(r.double() > exact_radius, torch.nextafter(r, torch.zeros_like(r)), r)
 
     magnitude = x.abs()
-    norm = magnitude.sum(dim=-1)
-    inside = norm <= r
+    inside = _within(magnitude, r, exact_radius)
 
     # Soft-threshold level theta: the largest rho with u_rho > (sum_{j<=rho} u_j - r) / rho
     # (u sorted descending) gives theta = (sum_{j<=rho} u_j - r) / rho.
@@ -46,12 +48,17 @@ def project_l1_ball(x: torch.Tensor, radius: float | torch.Tensor) -> torch.Tens
     theta = excess.gather(-1, rho - 1) / rho.to(x.dtype)
     projected = torch.sign(x) * (magnitude - theta).clamp_min(0)
 
-    # Rounding guard: keep every projected point inside the ball in this dtype.
-    projected_norm = projected.abs().sum(dim=-1)
+    # Rounding guard: keep every projected point inside the ball (judged like `inside`).
+    projected_norm = projected.double().abs().sum(dim=-1)
     shrink = torch.where(
-        projected_norm > r,
-        r / projected_norm.clamp_min(torch.finfo(x.dtype).tiny) * (1 - 4 * torch.finfo(x.dtype).eps),
+        ~_within(projected.abs(), r, exact_radius),
+        exact_radius / projected_norm.clamp_min(1e-300) * (1 - 4 * torch.finfo(x.dtype).eps),
         torch.ones_like(projected_norm),
     )
-    projected = projected * shrink.unsqueeze(-1)
+    projected = projected * shrink.unsqueeze(-1).to(x.dtype)
     return torch.where(inside.unsqueeze(-1), x, projected)
+
+
+def _within(magnitude: torch.Tensor, radius: torch.Tensor, exact_radius: torch.Tensor) -> torch.Tensor:
+    """Inside the ball both in the working dtype and in float64, so no caller sees a violation."""
+    return (magnitude.sum(dim=-1) <= radius) & (magnitude.double().sum(dim=-1) <= exact_radius)

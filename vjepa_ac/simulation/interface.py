@@ -10,7 +10,7 @@ import numpy as np
 
 from vjepa_ac.simulation.cartesian_controller import CartesianController, WorkspaceBounds
 from vjepa_ac.simulation.panda_kinematics import PandaKinematics
-from vjepa_ac.simulation.scene_layout import SceneLayout, sample_layout
+from vjepa_ac.simulation.scene_layout import CUBE_HALF, TABLE_TOP_Z, SceneLayout, sample_layout
 
 
 @dataclasses.dataclass
@@ -34,6 +34,10 @@ class TaskOptions:
     randomize_lighting: bool = False
     camera_jitter: float = 0.0  # metres of uniform camera position noise (0 = fixed camera)
     include_cup: bool = True
+
+    def __post_init__(self):
+        if not np.isfinite(self.camera_jitter) or not 0.0 <= self.camera_jitter <= 0.1:
+            raise ValueError(f"camera_jitter must be in [0, 0.1] m, got {self.camera_jitter}")
 
     @classmethod
     def from_any(cls, options: TaskOptions | dict | None) -> TaskOptions:
@@ -74,9 +78,15 @@ def validate_pose7(pose, what: str) -> np.ndarray:
 class FrankaSim(abc.ABC):
     """One Panda + table + cube/cup/target world; engines differ only in physics and rendering.
 
-    Actions are applied relative to the *observed* end-effector state (the convention the world model
+    Actions are applied relative to the *observed* end-effector pose (the convention the world model
     learns from), clipped per step and into the workspace box, solved by damped-least-squares IK and
     tracked by position-controlled joints until the arm settles.
+
+    The gripper entry of the state is the gripper's closedness *setpoint* (0 open, 1 closed), integrated
+    exactly as the reference does (g' = clip(g + dg, 0, 1)); the fingers are force-limited position
+    servos, so a closed setpoint keeps squeezing a grasped cube while dg = 0. (A measured closedness
+    would read ~0.44 on a 4.5 cm cube, and re-commanding that value would release the squeeze.) The
+    measured finger openings are joint_positions[7:9].
     """
 
     engine: str = "abstract"
@@ -95,6 +105,7 @@ class FrankaSim(abc.ABC):
         self.layout: SceneLayout | None = None
         self.task_options = TaskOptions()
         self.seed: int | None = None
+        self._gripper_command = 0.0
 
     # ---- public API -------------------------------------------------------------------------
     @property
@@ -108,6 +119,7 @@ class FrankaSim(abc.ABC):
         self.task_options = TaskOptions.from_any(options)
         self.layout = sample_layout(np.random.default_rng(self.seed), self.task_options)
         q_home = self.controller.home_joint_positions(self.layout.ee_start)
+        self._gripper_command = 0.0
         self._reset_world(self.layout, q_home)
         return self.observe()
 
@@ -118,6 +130,7 @@ class FrankaSim(abc.ABC):
         target_pose, target_gripper = self.controller.target_from_action(state, action)
         q_now = self.joint_positions()[:7]
         q_target = self.controller.solve_ik(q_now, target_pose)
+        self._gripper_command = target_gripper
         self._track(q_now, q_target, target_gripper)
         return self.observe()
 
@@ -128,10 +141,14 @@ class FrankaSim(abc.ABC):
                            sim_time=self.sim_time(), wall_time=time.time())
 
     def ee_state(self) -> np.ndarray:
-        """Measured state: forward kinematics of the measured joints, gripper from finger opening."""
-        q = self.joint_positions()
-        pose = self.kinematics.ee_pose7(q[:7])
-        return np.concatenate([pose, [self.kinematics.closedness_from_fingers(q[7:9])]])
+        """Forward kinematics of the measured joints, plus the gripper closedness setpoint."""
+        pose = self.kinematics.ee_pose7(self.joint_positions()[:7])
+        return np.concatenate([pose, [self._gripper_command]])
+
+    def place_target(self) -> np.ndarray:
+        """xyz of the place marker's centre on the table."""
+        self._require_reset()
+        return np.array([self.layout.target_xy[0], self.layout.target_xy[1], TABLE_TOP_Z])
 
     def render_goal(self, ee_pose=None, object_poses: dict | None = None) -> np.ndarray:
         """Image the camera would see with the arm at `ee_pose` and/or objects at `object_poses`.
@@ -144,15 +161,27 @@ class FrankaSim(abc.ABC):
             ee_pose = validate_pose7(ee_pose, "ee_pose")
             target = self.controller.bounds.clip_pose(ee_pose[:6])
             q[:7] = self.controller.solve_ik(q[:7], target)
-            q[7:9] = self.kinematics.fingers_from_closedness(float(np.clip(ee_pose[6], 0.0, 1.0)))
         poses = self.object_poses()
         for name, pose in (object_poses or {}).items():
             if name not in poses:
                 raise KeyError(f"unknown object {name!r}; known: {sorted(poses)}")
             pose = validate_pose7(pose, f"object_poses[{name!r}]")
             quat = pose[3:]
+            if np.linalg.norm(quat) < 1e-6:
+                raise ValueError(f"object_poses[{name!r}] has a zero quaternion")
             poses[name] = np.concatenate([pose[:3], quat / np.linalg.norm(quat)])
+        if ee_pose is not None:
+            q[7:9] = self._rendered_fingers(q[:7], float(np.clip(ee_pose[6], 0.0, 1.0)), poses["cube"])
         return self._render_configuration(q, poses)
+
+    def _rendered_fingers(self, q_arm: np.ndarray, closedness: float, cube_pose: np.ndarray) -> np.ndarray:
+        """Finger openings for a goal image: a closed setpoint stops at the cube if it is held."""
+        fingers = self.kinematics.fingers_from_closedness(closedness)
+        T = self.kinematics.tcp_transform(q_arm)
+        local = T[:3, :3].T @ (cube_pose[:3] - T[:3, 3])
+        if abs(local[0]) < CUBE_HALF and abs(local[1]) < 0.04 and abs(local[2]) < CUBE_HALF:
+            fingers = np.maximum(fingers, CUBE_HALF)
+        return fingers
 
     def camera_intrinsics(self) -> tuple[float, float, float, float]:
         """(fx, fy, cx, cy) in pixels of the square pinhole camera."""

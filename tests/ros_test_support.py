@@ -1,0 +1,432 @@
+"""Shared pieces of the ROS tests: DDS isolation, a small real world model, spinning and recording.
+
+Everything goes through real rclpy over DDS; only the world model is small (it still runs the real
+CEM planner), so a test takes seconds on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+# A private DDS domain per pytest process, discovery on this host only: parallel runs never mix.
+os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Child processes (nodes, CLIs) see this checkout even when vjepa_ac is not pip-installed.
+RUN_ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "MUJOCO_GL": os.environ.get("MUJOCO_GL", "osmesa"),
+    "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
+}
+
+
+class TinyWorldModel(torch.nn.Module):
+    """Real (not mocked) world model with the `WorldModel` contract, small enough for CPU tests.
+
+    Tokens are layer-normed projections of 4x4 average-pooled colour patches; the rollout shifts them by
+    a fixed per-token linear function of the summed actions, so CEM has a real landscape to search.
+    """
+
+    image_size = 32
+    tokens_per_frame = 16
+    embed_dim = 8
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.patch_projection = torch.nn.Parameter(torch.randn(3, self.embed_dim, generator=generator))
+        # A global colour term makes every token move when anything in the image moves (no flat L1 kinks).
+        self.global_projection = torch.nn.Parameter(20.0 * torch.randn(3, self.embed_dim, generator=generator))
+        # Per-token action effects (scaled so a few cm matter): the best action is a real least-squares fit.
+        self.action_effect = torch.nn.Parameter(
+            0.5 * torch.randn(7, self.tokens_per_frame, self.embed_dim, generator=generator)
+        )
+        self.encode_calls = 0
+
+    @property
+    def device(self):
+        return torch.device("cpu")
+
+    @property
+    def dtype(self):
+        return torch.float32
+
+    @torch.no_grad()
+    def encode(self, images) -> torch.Tensor:
+        array = np.asarray(images)
+        if array.ndim == 3:
+            array = array[None]
+        assert array.dtype == np.uint8 and array.shape[-1] == 3, (array.dtype, array.shape)
+        self.encode_calls += 1
+        x = torch.from_numpy(array.copy()).float().permute(0, 3, 1, 2) / 255.0
+        pooled = torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(2).transpose(1, 2)  # [B, 16, 3]
+        global_colour = x.mean(dim=(2, 3))[:, None, :]  # [B, 1, 3]
+        features = pooled @ self.patch_projection + global_colour @ self.global_projection
+        return torch.nn.functional.layer_norm(features, (self.embed_dim,))
+
+    @torch.no_grad()
+    def rollout(self, tokens, state, actions) -> torch.Tensor:
+        shift = torch.einsum("ba,atd->btd", actions.to(torch.float32).sum(dim=1), self.action_effect)
+        return torch.nn.functional.layer_norm(tokens + shift, (self.embed_dim,))
+
+
+# Small CEM so a plan takes milliseconds; everything else as in config/planner.yaml.
+FAST_PLANNER_PARAMETERS = {
+    "samples": 32,
+    "iterations": 2,
+    "top_k": 4,
+    "rate_hz": 10.0,
+    "max_sensor_age_s": 1.0,
+    "wait_for_new_frame": False,
+}
+
+
+def parameter_overrides(values: dict) -> list[Parameter]:
+    return [Parameter(name, value=value) for name, value in values.items()]
+
+
+class Recorder(Node):
+    """Subscribes to topics and keeps every message with its arrival time (monotonic seconds)."""
+
+    def __init__(self, name: str = "test_recorder"):
+        super().__init__(name)
+        self.messages: dict[str, list] = defaultdict(list)
+        self.arrivals: dict[str, list[float]] = defaultdict(list)
+        self.counts: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def record(self, msg_type, topic: str, qos, keep_all: bool = True):
+        """keep_all=False keeps only the newest message (bounded memory for soak runs)."""
+
+        def callback(msg):
+            with self._lock:
+                self.counts[topic] += 1
+                if keep_all:
+                    self.messages[topic].append(msg)
+                    self.arrivals[topic].append(time.monotonic())
+                else:
+                    self.messages[topic] = [msg]
+
+        self.create_subscription(msg_type, topic, callback, qos)
+        return self
+
+    def count(self, topic: str) -> int:
+        with self._lock:
+            return self.counts[topic]
+
+    def latest(self, topic: str):
+        with self._lock:
+            return self.messages[topic][-1] if self.messages[topic] else None
+
+    def all(self, topic: str) -> list:
+        with self._lock:
+            return list(self.messages[topic])
+
+    def diagnostics_of(self, node_name: str) -> list:
+        """DiagnosticStatus entries whose name starts with the node name."""
+        return [s for array in self.all("/diagnostics") for s in array.status if s.name.startswith(node_name)]
+
+
+class Spinner:
+    """A MultiThreadedExecutor spinning in a background thread for the duration of a test."""
+
+    def __init__(self, *nodes, threads: int = 4):
+        self.executor = MultiThreadedExecutor(num_threads=threads)
+        for node in nodes:
+            self.executor.add_node(node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+
+    def _spin(self):
+        while not self._stop.is_set():
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        from vjepa_ac.ros.spinning import stop_executor
+
+        self._stop.set()
+        self._thread.join(timeout=10.0)
+        stop_executor(self.executor)
+        return False
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def call_service(node: Node, srv_type, name: str, request, timeout: float = 10.0):
+    """Call a service from a node that a Spinner already spins; returns the response or None."""
+    client = node.create_client(srv_type, name)
+    if not client.wait_for_service(timeout_sec=timeout):
+        return None
+    future = client.call_async(request)
+    deadline = time.monotonic() + timeout
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    node.destroy_client(client)
+    return future.result() if future.done() else None
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def synthetic_frame(size: int = 64, shift: int = 0) -> np.ndarray:
+    """A colourful uint8 RGB test image; `shift` moves a bright square."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    frame = np.stack([xx * 255 // size, yy * 255 // size, np.full_like(xx, 80)], axis=-1).astype(np.uint8)
+    s = size // 4
+    x0 = (size // 8 + shift) % (size - s)
+    frame[s : 2 * s, x0 : x0 + s] = (255, 255, 0)
+    return frame
+
+
+class SensorFeeder(Node):
+    """Plays the robot: publishes a camera frame, an EE pose and finger joint states at a fixed rate.
+
+    Set `image`, `pose_xyzq`, `fingers` to change what goes out (None = publish nothing on that topic);
+    `image_msg_hook(msg)` may corrupt each outgoing image; `image_stamp_age_s` back-dates the image stamps.
+    """
+
+    def __init__(self, name: str = "test_sensor_feeder", rate_hz: float = 20.0):
+        from geometry_msgs.msg import PoseStamped
+        from sensor_msgs.msg import Image, JointState
+
+        from vjepa_ac.ros.qos import SENSOR_QOS
+
+        super().__init__(name)
+        self.image = synthetic_frame()
+        self.pose_xyzq = (0.45, 0.0, 0.3, 1.0, 0.0, 0.0, 0.0)  # gripper pointing down (x, y, z, qx, qy, qz, qw)
+        self.fingers = (0.04, 0.04)
+        self.finger_names = ["panda_finger_joint1", "panda_finger_joint2"]
+        self.image_msg_hook = None
+        self.image_stamp_age_s = 0.0
+        self.images_sent = 0
+        self._image_pub = self.create_publisher(Image, "camera/image", SENSOR_QOS)
+        self._pose_pub = self.create_publisher(PoseStamped, "ee_pose", SENSOR_QOS)
+        self._fingers_pub = self.create_publisher(JointState, "gripper/joint_states", SENSOR_QOS)
+        self._types = (Image, PoseStamped, JointState)
+        self.create_timer(1.0 / rate_hz, self.publish_once)
+
+    def _stamp(self, age_s: float = 0.0):
+        from rclpy.duration import Duration
+
+        return (self.get_clock().now() - Duration(seconds=age_s)).to_msg()
+
+    def publish_once(self):
+        from vjepa_ac.ros.image_conversion import rgb_to_image_msg
+
+        _, PoseStamped, JointState = self._types
+        stamp = self._stamp()
+        if self.image is not None:
+            msg = rgb_to_image_msg(self.image, "camera", self._stamp(self.image_stamp_age_s))
+            if self.image_msg_hook is not None:
+                msg = self.image_msg_hook(msg)
+            self._image_pub.publish(msg)
+            self.images_sent += 1
+        if self.pose_xyzq is not None:
+            pose = PoseStamped()
+            pose.header.stamp, pose.header.frame_id = stamp, "panda_link0"
+            p, q = pose.pose.position, pose.pose.orientation
+            p.x, p.y, p.z, q.x, q.y, q.z, q.w = (float(v) for v in self.pose_xyzq)
+            self._pose_pub.publish(pose)
+        if self.fingers is not None:
+            joints = JointState()
+            joints.header.stamp = stamp
+            joints.name = list(self.finger_names)
+            joints.position = [float(v) for v in self.fingers]
+            self._fingers_pub.publish(joints)
+
+
+def command_recorder(name: str = "test_recorder", keep_all: bool = True) -> Recorder:
+    """A Recorder on every planner output (diagnostics always kept in full)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import PoseStamped
+    from nav_msgs.msg import Path
+    from std_msgs.msg import Float64, Float64MultiArray
+    from visualization_msgs.msg import MarkerArray
+
+    from vjepa_ac.ros.qos import COMMAND_QOS, VISUALIZATION_QOS
+
+    recorder = Recorder(name)
+    recorder.record(Float64MultiArray, "command/delta", COMMAND_QOS, keep_all)
+    recorder.record(PoseStamped, "command/target_pose", COMMAND_QOS, keep_all)
+    recorder.record(Float64, "command/gripper", COMMAND_QOS, keep_all)
+    recorder.record(Path, "planned_path", VISUALIZATION_QOS, keep_all)
+    recorder.record(MarkerArray, "planned_path_markers", VISUALIZATION_QOS, keep_all)
+    recorder.record(Float64, "energy", VISUALIZATION_QOS, keep_all)
+    recorder.record(DiagnosticArray, "/diagnostics", VISUALIZATION_QOS)
+    return recorder
+
+
+def command_count(recorder: Recorder) -> int:
+    return sum(recorder.count(t) for t in ("command/delta", "command/target_pose", "command/gripper"))
+
+
+def image_key(image) -> bytes:
+    import hashlib
+
+    return hashlib.sha1(np.ascontiguousarray(image, dtype=np.uint8).tobytes()).digest()
+
+
+class RecordingSim:
+    """Wraps a real `FrankaSim` and remembers which EE state every image it produced shows."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.poses_by_image: dict[bytes, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _remember(self, image, state):
+        with self._lock:
+            self.poses_by_image[image_key(image)] = np.array(state, dtype=np.float64)
+
+    def _observed(self, obs):
+        self._remember(obs.image, obs.ee_state)
+        return obs
+
+    def reset(self, seed, options=None):
+        return self._observed(self.sim.reset(seed, options))
+
+    def step(self, action):
+        return self._observed(self.sim.step(action))
+
+    def observe(self):
+        return self._observed(self.sim.observe())
+
+    def render_goal(self, ee_pose=None, object_poses=None):
+        image = self.sim.render_goal(ee_pose=ee_pose, object_poses=object_poses)
+        self._remember(image, ee_pose)
+        return image
+
+    def lookup(self, image) -> np.ndarray:
+        with self._lock:
+            return self.poses_by_image[image_key(image)]
+
+    def __getattr__(self, name):
+        return getattr(self.sim, name)
+
+
+class OraclePoseWorldModel(torch.nn.Module):
+    """World model with perfect perception: encode() looks the frame's EE pose up in a RecordingSim.
+
+    The dynamics are the core's `PoseFeatureWorldModel` (tokens a smooth function of the pose), so the
+    real CEM planner has a known optimum and the end-to-end test can check the arm approaches the goal.
+    """
+
+    def __init__(self, recording_sim: RecordingSim, image_size: int):
+        from vjepa_ac.planning.pose_world_model import PoseFeatureWorldModel
+
+        super().__init__()
+        self.dynamics = PoseFeatureWorldModel(tokens_per_frame=16, embed_dim=32, position_scale=0.1, seed=0)
+        self.recording_sim = recording_sim
+        self.image_size = image_size
+        self.tokens_per_frame = self.dynamics.tokens_per_frame
+        self.embed_dim = self.dynamics.embed_dim
+
+    @property
+    def device(self):
+        return self.dynamics.device
+
+    @property
+    def dtype(self):
+        return self.dynamics.dtype
+
+    def encode(self, images) -> torch.Tensor:
+        array = np.asarray(images)
+        if array.ndim == 3:
+            array = array[None]
+        states = torch.tensor(np.stack([self.recording_sim.lookup(image) for image in array]))
+        return self.dynamics.tokens_for_state(states)
+
+    def rollout(self, tokens, state, actions):
+        return self.dynamics.rollout(tokens, state, actions)
+
+
+def small_vjepa_world_model(image_size: int = 64, seed: int = 0):
+    """The real `WorldModel` (RoPE ViT encoder + AC predictor) at toy width and depth, random weights."""
+    from vjepa_ac.models import (
+        ActionConditionedPredictor,
+        EncoderConfig,
+        PredictorConfig,
+        VisionEncoder,
+        WorldModel,
+        initialize_weights,
+    )
+
+    torch.manual_seed(seed)
+    encoder = VisionEncoder(EncoderConfig(image_size=image_size, patch_size=16, embed_dim=64, depth=2,
+                                          num_heads=4, mlp_hidden_dim=128))
+    predictor = ActionConditionedPredictor(PredictorConfig(image_size=image_size, patch_size=16, encoder_dim=64,
+                                                           embed_dim=64, depth=2, num_heads=4, mlp_hidden_dim=128))
+    initialize_weights(encoder)
+    initialize_weights(predictor)
+    return WorldModel(encoder, predictor).eval()
+
+
+class PlannerRig:
+    """Planner (tiny real model, real CEM) + fake robot + recorder, spinning for one test."""
+
+    def __init__(self, planner_params=None, send_goal=True, **planner_kwargs):
+        from sensor_msgs.msg import Image
+
+        from vjepa_ac.ros.planner_node import PlannerNode
+        from vjepa_ac.ros.qos import GOAL_QOS
+
+        params = {**FAST_PLANNER_PARAMETERS, "max_sensor_age_s": 0.5, **(planner_params or {})}
+        if "world_model_loader" not in planner_kwargs:
+            planner_kwargs.setdefault("world_model", TinyWorldModel())
+        self.planner = PlannerNode(parameter_overrides=parameter_overrides(params), **planner_kwargs)
+        self.feeder = SensorFeeder()
+        self.recorder = command_recorder()
+        self.goal_pub = self.recorder.create_publisher(Image, "goal_image", GOAL_QOS)
+        self.spinner = Spinner(self.planner, self.feeder, self.recorder)
+        self.send_goal = send_goal
+
+    def __enter__(self):
+        from vjepa_ac.ros.image_conversion import rgb_to_image_msg
+
+        self.spinner.__enter__()
+        if self.send_goal:
+            self.publish_goal(rgb_to_image_msg(synthetic_frame(shift=20), "camera"))
+        return self
+
+    def publish_goal(self, msg):
+        self.goal_pub.publish(msg)
+
+    def __exit__(self, *exc):
+        self.spinner.__exit__(*exc)
+        for node in (self.planner, self.feeder, self.recorder):
+            node.destroy_node()
+
+    def statuses(self):
+        return self.recorder.diagnostics_of("vjepa_ac_planner")
+
+    def has_status(self, level, text: str) -> bool:
+        return any(s.level == level and text in s.message for s in self.statuses())
+
+    def messages(self):
+        return [s.message for s in self.statuses()[-5:]]

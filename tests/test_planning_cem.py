@@ -1,0 +1,274 @@
+"""CEM planner on a world model with a known optimum (tokens = smooth function of the pose)."""
+
+import numpy as np
+import pytest
+import torch
+
+from vjepa_ac.planning import CEMConfig, CEMPlanner, PlanResult, l1_energy
+from vjepa_ac.planning.pose_world_model import PoseFeatureWorldModel
+from vjepa_ac.poses import integrate_actions
+
+START = torch.tensor([0.45, 0.05, 0.30, 0.10, -0.20, 0.30, 0.20], dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return PoseFeatureWorldModel(tokens_per_frame=16, embed_dim=32, seed=3)
+
+
+def frame(model, state):
+    return model.tokens_for_state(torch.as_tensor(state, dtype=torch.float32)[None])[0]
+
+
+def plan_toward(model, action, config, start=START):
+    goal_state = integrate_actions(start, torch.as_tensor(action, dtype=torch.float64))
+    planner = CEMPlanner(model, config)
+    return planner.plan(frame(model, start), start, frame(model, goal_state)), goal_state, planner
+
+
+def assert_feasible(actions, config):
+    actions = np.atleast_2d(actions)
+    assert (np.abs(actions[:, :3]).sum(-1) <= config.l1_radius).all()
+    assert (np.abs(actions[:, 6]) <= config.gripper_max).all()
+
+
+def test_h1_converges_to_the_known_optimum(model):
+    target = [0.03, -0.025, 0.015, 0.0, 0.0, 0.0, 0.5]
+    config = CEMConfig(samples=400, iterations=10, horizon=1)
+    result, _, _ = plan_toward(model, target, config)
+    assert isinstance(result, PlanResult)
+    assert result.action.dtype == np.float64 and result.action.shape == (7,)
+    assert result.actions.shape == (1, 7) and result.predicted_states.shape == (1, 7)
+    np.testing.assert_allclose(result.action[:3], target[:3], atol=3e-3)
+    assert abs(result.action[6] - 0.5) < 0.05
+    assert result.energy < 0.1 * result.iteration_energies[0]
+    assert_feasible(result.actions, config)
+    np.testing.assert_allclose(result.predicted_states[0], integrate_actions(START, torch.tensor(result.action)).numpy())
+
+
+def test_h2_reaches_a_goal_two_balls_away(model):
+    # |Δ|_1 = 0.14 > 0.075: only a two-step plan can reach it.
+    target = [0.10, 0.04, 0.0, 0.0, 0.0, 0.0, 0.0]
+    config = CEMConfig(samples=400, iterations=10, horizon=2)
+    result, goal_state, _ = plan_toward(model, target, config)
+    assert result.actions.shape == (2, 7)
+    assert_feasible(result.actions, config)
+    np.testing.assert_allclose(result.predicted_states[-1][:3], goal_state[:3].numpy(), atol=8e-3)
+    np.testing.assert_allclose(result.action, result.actions[0])
+
+
+def test_h1_unreachable_goal_pushes_to_the_ball_surface(model):
+    config = CEMConfig(samples=400, iterations=10, horizon=1, gripper_enabled=False)
+    result, goal_state, _ = plan_toward(model, [0.2, 0.0, 0.0, 0, 0, 0, 0], config)
+    assert np.abs(result.action[:3]).sum() > 0.074
+    assert result.action[0] > 0.04
+    assert_feasible(result.action, config)
+    # At least as good as the obvious feasible move straight toward the goal.
+    straight = torch.tensor([[[0.075, 0, 0, 0, 0, 0, 0]]])
+    start = torch.as_tensor(START, dtype=torch.float32)[None]
+    straight_energy = l1_energy(model.rollout(frame(model, START)[None], start, straight), frame(model, goal_state))
+    assert result.energy <= float(straight_energy[0]) + 1e-6
+
+
+def test_rotation_dims_are_searched_only_when_enabled(model):
+    target = [0.0, 0.0, 0.0, 0.06, -0.04, 0.05, 0.0]
+    frozen, _, _ = plan_toward(model, target, CEMConfig(samples=300, iterations=8))
+    assert np.all(frozen.actions[:, 3:6] == 0.0)
+    free, _, _ = plan_toward(model, target, CEMConfig(samples=300, iterations=10, rotation_enabled=True))
+    np.testing.assert_allclose(free.action[3:6], target[3:6], atol=0.02)
+    assert np.abs(free.actions[:, 3:6]).sum(-1).max() <= 0.2
+
+
+def test_frozen_dims_stay_exactly_zero_in_every_sample(model):
+    seen = []
+
+    class Recording:
+        tokens_per_frame, embed_dim = model.tokens_per_frame, model.embed_dim
+
+        def rollout(self, tokens, state, actions):
+            seen.append(actions.clone())
+            return model.rollout(tokens, state, actions)
+
+    config = CEMConfig(samples=64, iterations=3, top_k=5, horizon=2, frozen_dims=("dz",), gripper_enabled=False)
+    planner = CEMPlanner(Recording(), config)
+    result = planner.plan(frame(model, START), START, frame(model, START + 0.05))
+    sampled = torch.cat([a.reshape(-1, 7) for a in seen])
+    assert sampled.shape[0] == 3 * 64 * 2 + 2
+    assert bool((sampled[:, [2, 3, 4, 5, 6]] == 0).all())
+    assert (sampled[:, :3].abs().sum(-1) <= 0.075).all()
+    assert np.all(result.actions[:, [2, 3, 4, 5, 6]] == 0.0)
+
+
+def test_same_seed_same_plan_different_seed_different_samples(model):
+    goal = frame(model, integrate_actions(START, torch.tensor([0.02, 0.01, 0, 0, 0, 0, 0.3], dtype=torch.float64)))
+    config = CEMConfig(samples=50, iterations=3, top_k=5, horizon=2)
+    record = {}
+
+    def run(seed):
+        calls = []
+
+        class Recording:
+            def rollout(self, tokens, state, actions):
+                calls.append(actions.clone())
+                return model.rollout(tokens, state, actions)
+
+        result = CEMPlanner(Recording(), CEMConfig(**{**config.__dict__, "seed": seed})).plan(
+            frame(model, START), START, goal
+        )
+        record[seed] = calls
+        return result
+
+    a, b, c = run(7), run(7), run(8)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    assert all(torch.equal(x, y) for x, y in zip(record[7], record[7]))
+    assert not torch.equal(record[7][0][1:], record[8][0][1:])  # sample 0 is the (shared) initial mean
+    assert not np.array_equal(a.actions, c.actions)
+
+
+def test_reset_restarts_the_random_stream_and_drops_the_warm_start(model):
+    goal = frame(model, integrate_actions(START, torch.tensor([0.1, 0.0, 0, 0, 0, 0, 0], dtype=torch.float64)))
+    planner = CEMPlanner(model, CEMConfig(samples=100, iterations=4, top_k=5, horizon=2))
+    first = planner.plan(frame(model, START), START, goal)
+    second = planner.plan(frame(model, START), START, goal)  # warm-started: differs
+    assert not np.array_equal(first.actions, second.actions)
+    planner.reset()
+    again = planner.plan(frame(model, START), START, goal)
+    np.testing.assert_array_equal(first.actions, again.actions)
+
+
+def test_warm_start_is_the_previous_plan_shifted_by_one_step(model):
+    goal = frame(model, integrate_actions(START, torch.tensor([0.1, 0.04, 0, 0, 0, 0, 0], dtype=torch.float64)))
+    first_means = []
+
+    class Recording:
+        def rollout(self, tokens, state, actions):
+            first_means.append(actions[0].clone())
+            return model.rollout(tokens, state, actions)
+
+    planner = CEMPlanner(Recording(), CEMConfig(samples=60, iterations=2, top_k=5, horizon=3))
+    result = planner.plan(frame(model, START), START, goal)
+    first_means.clear()
+    planner.plan(frame(model, START), START, goal)
+    initial = first_means[0].numpy()  # sample 0 of iteration 0 is the warm-start mean
+    np.testing.assert_allclose(initial[:2], result.actions[1:].astype(np.float32), atol=1e-7)
+    assert np.all(initial[2] == 0.0)
+
+
+def test_receding_horizon_loop_reaches_the_goal(model):
+    goal_state = integrate_actions(START, torch.tensor([0.12, -0.06, 0.03, 0, 0, 0, 0.6], dtype=torch.float64))
+    goal = frame(model, goal_state)
+    planner = CEMPlanner(model, CEMConfig(samples=200, iterations=6, horizon=2))
+    state = START.clone()
+    for _ in range(5):
+        result = planner.plan(frame(model, state), state, goal)
+        state = integrate_actions(state, torch.tensor(result.action))
+    assert float((state[:3] - goal_state[:3]).norm()) < 5e-3
+    assert abs(float(state[6] - goal_state[6])) < 0.05
+
+
+def test_chunked_rollouts_give_the_same_plan(model):
+    goal = frame(model, integrate_actions(START, torch.tensor([0.03, 0.01, 0, 0, 0, 0, 0], dtype=torch.float64)))
+    whole = CEMPlanner(model, CEMConfig(samples=90, iterations=3, top_k=5)).plan(frame(model, START), START, goal)
+    calls_before = model.rollout_calls
+    chunked = CEMPlanner(model, CEMConfig(samples=90, iterations=3, top_k=5, chunk_size=32))
+    result = chunked.plan(frame(model, START), START, goal)
+    assert model.rollout_calls - calls_before == 3 * 3 + 1  # ceil(90/32) per iteration + final mean
+    np.testing.assert_allclose(result.actions, whole.actions, atol=1e-6)
+    calls_before = model.rollout_calls
+    chunked.plan(frame(model, START), START, goal)  # the batch-1 final evaluation must not shrink chunks
+    assert model.rollout_calls - calls_before == 3 * 3 + 1
+
+
+def test_repeated_plans_keep_one_rollout_per_iteration(model):
+    goal = frame(model, START)
+    planner = CEMPlanner(model, CEMConfig(samples=50, iterations=4, top_k=5))
+    for _ in range(3):
+        calls_before = model.rollout_calls
+        planner.plan(frame(model, START), START, goal)
+        assert model.rollout_calls - calls_before == 4 + 1
+
+
+def test_gripper_deadband_rounds_only_the_executed_delta(model):
+    config = CEMConfig(samples=200, iterations=6, gripper_deadband=0.25)
+    result, _, _ = plan_toward(model, [0.02, 0.0, 0.0, 0, 0, 0, 0.1], config)
+    assert result.action[6] == 0.0
+    assert result.actions[0, 6] != 0.0
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        [float("nan"), 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, float("inf"), 0, 0, 0],
+        [0.1] * 6,
+    ],
+)
+def test_bad_state_raises(model, state):
+    planner = CEMPlanner(model, CEMConfig(samples=10, iterations=1, top_k=2))
+    with pytest.raises(ValueError, match="state"):
+        planner.plan(frame(model, START), state, frame(model, START))
+
+
+def test_bad_tokens_raise(model):
+    planner = CEMPlanner(model, CEMConfig(samples=10, iterations=1, top_k=2))
+    good = frame(model, START)
+    with pytest.raises(ValueError, match="current_tokens"):
+        planner.plan(good[:, :-1], START, good)
+    with pytest.raises(ValueError, match="goal_tokens"):
+        planner.plan(good, START, good[:-1])
+    nan_goal = good.clone()
+    nan_goal[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="goal_tokens"):
+        planner.plan(good, START, nan_goal)
+
+
+def test_rollout_with_wrong_output_shape_is_reported():
+    class Broken:
+        def rollout(self, tokens, state, actions):
+            return tokens[:, :-1]
+
+    planner = CEMPlanner(Broken(), CEMConfig(samples=8, iterations=1, top_k=2))
+    with pytest.raises(RuntimeError, match="rollout returned"):
+        planner.plan(torch.zeros(4, 8), START, torch.zeros(4, 8))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"samples": 0}, {"top_k": 900}, {"horizon": 0}, {"momentum_mean": 1.0}, {"l1_radius": -0.1}, {"frozen_dims": (9,)}],
+)
+def test_invalid_config_raises(kwargs):
+    with pytest.raises(ValueError):
+        CEMConfig(**kwargs)
+
+
+def test_l1_energy_matches_definition_and_checks_shapes():
+    gen = torch.Generator().manual_seed(0)
+    pred, goal = torch.randn(5, 6, 4, generator=gen), torch.randn(6, 4, generator=gen)
+    expected = torch.stack([(p - goal).abs().mean() for p in pred])
+    torch.testing.assert_close(l1_energy(pred, goal), expected)
+    torch.testing.assert_close(l1_energy(pred[2], goal), expected[2])
+    with pytest.raises(ValueError):
+        l1_energy(pred, goal[:, :3])
+    with pytest.raises(ValueError):
+        l1_energy(pred[None], goal)
+
+
+def test_out_of_memory_halves_the_chunk_and_keeps_the_plan(model):
+    batches = []
+
+    class SmallMemory:
+        tokens_per_frame, embed_dim = model.tokens_per_frame, model.embed_dim
+
+        def rollout(self, tokens, state, actions):
+            batches.append(actions.shape[0])
+            if actions.shape[0] > 20:
+                raise torch.OutOfMemoryError("simulated: batch too large")
+            return model.rollout(tokens, state, actions)
+
+    goal = frame(model, integrate_actions(START, torch.tensor([0.03, 0.01, 0, 0, 0, 0, 0], dtype=torch.float64)))
+    config = CEMConfig(samples=80, iterations=3, top_k=5)
+    limited = CEMPlanner(SmallMemory(), config).plan(frame(model, START), START, goal)
+    reference = CEMPlanner(model, config).plan(frame(model, START), START, goal)
+    assert batches[:3] == [80, 40, 20]  # halved until it fits, then kept
+    assert max(batches[3:]) <= 20 and batches.count(20) == 3 * 4
+    np.testing.assert_allclose(limited.actions, reference.actions, atol=1e-6)

@@ -1,0 +1,62 @@
+"""Data collection: seed policy, exploration stays in the workspace, episodes land on disk in the documented layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vjepa_ac.training.collect import check_training_seeds
+from vjepa_ac.training.collect import main as collect_main
+from vjepa_ac.training.episodes import list_episode_files, load_episode
+from vjepa_ac.training.exploration import ExplorationConfig, SmoothRandomExplorer
+
+
+def test_training_seeds_must_stay_below_evaluation_range(capsys):
+    assert list(check_training_seeds(99_998, 2)) == [99_998, 99_999]
+    with pytest.raises(ValueError, match="< 100000"):
+        check_training_seeds(99_999, 2)
+    with pytest.raises(ValueError, match=">= 0"):
+        check_training_seeds(-1, 1)
+    assert collect_main(["--episodes", "1", "--seed", "100000", "--out", "/nonexistent/never"]) == 2
+    assert "evaluation uses seeds >= 100000" in capsys.readouterr().err
+
+
+def test_explorer_is_smooth_bounded_and_toggles_gripper():
+    low, high = np.array([0.25, -0.35, 0.012]), np.array([0.75, 0.35, 0.55])
+    config = ExplorationConfig(max_step=0.05, toggle_probability=0.2)
+    explorer = SmoothRandomExplorer(low, high, np.random.default_rng(0), config)
+    state = np.array([0.5, 0.0, 0.3, np.pi, 0.0, 0.0, 0.0])
+    actions = []
+    for _ in range(500):
+        action = explorer.act(state)
+        actions.append(action)
+        state = state + action  # an ideal tracker
+        state[6] = np.clip(state[6], 0, 1)
+        assert np.all(state[:3] >= low + config.margin - 1e-12) and np.all(state[:3] <= high - config.margin + 1e-12)
+    actions = np.array(actions)
+    assert np.linalg.norm(actions[:, :3], axis=1).max() <= config.max_step + 1e-12
+    toggles = np.count_nonzero(actions[:, 6])
+    assert 60 < toggles < 140  # ~20% of 500
+    assert set(np.unique(np.abs(actions[:, 6]))) <= {0.0, 1.0}
+    # Smooth: consecutive translation deltas are positively correlated (white noise would give ~0).
+    d = actions[:, :3]
+    corr = np.mean([np.corrcoef(d[:-1, i], d[1:, i])[0, 1] for i in range(3)])
+    assert corr > 0.3
+
+
+def test_collect_cli_writes_episodes(tmp_path):
+    out = tmp_path / "episodes"
+    assert collect_main(["--episodes", "2", "--seed", "40", "--out", str(out), "--kind", "explore",
+                         "--max-steps", "6", "--image-size", "48", "--no-progress"]) == 0
+    files = list_episode_files(out)
+    assert [f.name for f in files] == ["episode_00040.npz", "episode_00041.npz"]
+    for seed, f in zip((40, 41), files, strict=True):
+        ep = load_episode(f)
+        assert ep.frames.shape == (7, 48, 48, 3) and ep.states.shape == (7, 7)
+        assert ep.seed == seed and ep.engine == "mujoco"
+        assert np.linalg.norm(np.diff(ep.states[:, :3], axis=0), axis=1).max() > 0.005  # the arm moved
+        assert ep.frames[0].std() > 5  # a rendered scene, not a blank image
+    # Existing episodes are kept unless --overwrite.
+    before = files[0].stat().st_mtime_ns
+    assert collect_main(["--episodes", "1", "--seed", "40", "--out", str(out), "--no-progress"]) == 0
+    assert files[0].stat().st_mtime_ns == before

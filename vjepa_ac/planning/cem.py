@@ -1,0 +1,290 @@
+"""Cross-entropy-method model-predictive planner over any world model with a `rollout` method."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from vjepa_ac.planning.action_space import ACTION_DIM, GRIPPER, ROTATION, ActionSpace
+from vjepa_ac.planning.energy import l1_energy
+from vjepa_ac.poses import integrate_actions
+
+__all__ = ["CEMConfig", "CEMPlanner", "PlanResult", "rollout_energies"]
+
+
+@dataclass(frozen=True)
+class CEMConfig:
+    """Planner settings; defaults follow the paper (N=800, 10 iterations, top-10, H=1, L1 0.075).
+
+    Momentum is the weight kept by the old value: new = m·old + (1−m)·elite statistic.
+    Initial std: translation = `l1_radius`, rotation = `rotation_radius`, gripper = `init_std_gripper`
+    (the reference's maxnorm / 1). `include_mean` evaluates the current mean as one of the N samples
+    so a good warm start is never lost to sampling noise; `return_best` returns the best evaluated
+    sequence instead of the final mean when it has lower energy (the reference always returns the
+    mean). `gripper_deadband` rounds the *executed*
+    gripper delta to 0 when smaller (reference notebook: 0.25; 0 disables).
+    """
+
+    samples: int = 800
+    iterations: int = 10
+    top_k: int = 10
+    horizon: int = 1
+    l1_radius: float = 0.075
+    rotation_enabled: bool = False
+    rotation_radius: float = 0.2
+    gripper_enabled: bool = True
+    gripper_max: float = 0.75
+    momentum_mean: float = 0.15
+    momentum_std: float = 0.15
+    momentum_mean_gripper: float = 0.15
+    momentum_std_gripper: float = 0.15
+    init_std_gripper: float = 1.0
+    min_std: float = 0.0
+    frozen_dims: tuple[int | str, ...] = ()
+    seed: int = 0
+    chunk_size: int | None = None
+    warm_start: bool = True
+    include_mean: bool = True
+    return_best: bool = True
+    gripper_deadband: float = 0.0
+    autocast: bool = True
+    compile: bool = False
+
+    def __post_init__(self):
+        for name in ("samples", "iterations", "top_k", "horizon"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"CEMConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.top_k > self.samples:
+            raise ValueError(f"CEMConfig.top_k ({self.top_k}) exceeds samples ({self.samples})")
+        for name in ("momentum_mean", "momentum_std", "momentum_mean_gripper", "momentum_std_gripper"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"CEMConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
+        for name in ("init_std_gripper", "min_std", "gripper_deadband"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"CEMConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise ValueError(f"CEMConfig.chunk_size must be None or >= 1, got {self.chunk_size!r}")
+        object.__setattr__(self, "frozen_dims", tuple(self.frozen_dims))
+        self.action_space()  # validates radii and frozen dims
+
+    def action_space(self) -> ActionSpace:
+        return ActionSpace.from_flags(
+            translation_radius=self.l1_radius,
+            rotation_enabled=self.rotation_enabled,
+            rotation_radius=self.rotation_radius,
+            gripper_enabled=self.gripper_enabled,
+            gripper_max=self.gripper_max,
+            frozen_dims=self.frozen_dims,
+        )
+
+    def per_dim(self, arm: float, rotation: float, gripper: float) -> torch.Tensor:
+        values = torch.full((ACTION_DIM,), float(arm))
+        values[ROTATION] = float(rotation)
+        values[GRIPPER] = float(gripper)
+        return values
+
+
+@dataclass
+class PlanResult:
+    """One receding-horizon plan: execute `action` (= `actions[0]`), then re-plan."""
+
+    action: np.ndarray  # [7] float64
+    actions: np.ndarray  # [H, 7] float64, the refit mean or best sample (feasible)
+    energy: float  # energy of `actions`
+    predicted_states: np.ndarray  # [H, 7] poses after each action
+    seconds: float
+    iteration_energies: list[float] = field(default_factory=list)  # best sample per iteration
+    samples_evaluated: int = 0
+
+
+def _check_finite(name: str, t: torch.Tensor) -> None:
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or Inf")
+
+
+def rollout_energies(
+    rollout,
+    tokens: torch.Tensor,
+    state: torch.Tensor,
+    goal_tokens: torch.Tensor,
+    actions: torch.Tensor,
+    chunk_size: int | None,
+    autocast_dtype: torch.dtype | None,
+) -> tuple[torch.Tensor, int]:
+    """Energies [N] of action sequences [N, H, 7] from one start, rolled out in batches.
+
+    Runs as few rollouts as memory allows: on an out-of-memory error the chunk is halved and
+    retried. Returns the energies and the chunk size to use next time (`chunk_size` unless an
+    out-of-memory error forced a smaller one).
+    """
+    n = actions.shape[0]
+    chunk = n if chunk_size is None else min(chunk_size, n)
+    shrunk = False
+    energies = torch.empty(n, dtype=torch.float32, device=actions.device)
+    device_type = actions.device.type
+    start = 0
+    while start < n:
+        stop = min(start + chunk, n)
+        b = stop - start
+        try:
+            ctx = (
+                torch.autocast(device_type, dtype=autocast_dtype)
+                if autocast_dtype is not None
+                else contextlib.nullcontext()
+            )
+            with ctx:
+                predicted = rollout(tokens.expand(b, *tokens.shape[1:]), state.expand(b, -1), actions[start:stop])
+        except torch.OutOfMemoryError:
+            if chunk == 1:
+                raise
+            chunk, shrunk = max(1, chunk // 2), True
+            if device_type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        if not isinstance(predicted, torch.Tensor) or predicted.shape != (b, *tokens.shape[1:]):
+            got = tuple(predicted.shape) if isinstance(predicted, torch.Tensor) else type(predicted).__name__
+            raise RuntimeError(f"world_model.rollout returned {got}, expected {(b, *tokens.shape[1:])}")
+        energies[start:stop] = l1_energy(predicted, goal_tokens)
+        start = stop
+    return energies, (chunk if shrunk else chunk_size)
+
+
+class CEMPlanner:
+    """Receding-horizon CEM in the world model's latent space (V-JEPA 2-AC planning).
+
+    Needs only `world_model.rollout(tokens[B, HW, D], state[B, 7], actions[B, H, 7]) -> [B, HW, D]`
+    (layer-normed tokens of the frame after the last action); `.device`/`.dtype` are used if present.
+    """
+
+    def __init__(self, world_model, config: CEMConfig | None = None):
+        if not callable(getattr(world_model, "rollout", None)):
+            raise TypeError("world_model needs a rollout(tokens, state, actions) method")
+        self.world_model = world_model
+        self.config = config or CEMConfig()
+        self.action_space = self.config.action_space()
+        self.device = torch.device(getattr(world_model, "device", "cpu"))
+        self.model_dtype = getattr(world_model, "dtype", None)
+        c = self.config
+        active = self.action_space.active_mask()
+        self._init_std = c.per_dim(c.l1_radius, c.rotation_radius, c.init_std_gripper) * active
+        self._momentum_mean = c.per_dim(c.momentum_mean, c.momentum_mean, c.momentum_mean_gripper)
+        self._momentum_std = c.per_dim(c.momentum_std, c.momentum_std, c.momentum_std_gripper)
+        self._active = active
+        self._rollout = torch.compile(world_model.rollout) if c.compile else world_model.rollout
+        self._chunk_size = c.chunk_size
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the warm start and restart the sampler's random stream (episode boundary)."""
+        self._previous_mean: torch.Tensor | None = None
+        self._generator = torch.Generator(device="cpu")
+        self._generator.manual_seed(self.config.seed if seed is None else int(seed))
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """bf16 autocast on CUDA, none elsewhere (CPU autocast is slower and less exact)."""
+        return torch.bfloat16 if self.config.autocast and self.device.type == "cuda" else None
+
+    def _prepare_tokens(self, name: str, tokens) -> torch.Tensor:
+        tokens = torch.as_tensor(tokens)
+        if tokens.ndim == 3 and tokens.shape[0] == 1:
+            tokens = tokens[0]
+        expected = (getattr(self.world_model, "tokens_per_frame", None), getattr(self.world_model, "embed_dim", None))
+        if tokens.ndim != 2 or any(e is not None and s != e for s, e in zip(tokens.shape, expected)):
+            raise ValueError(f"{name} must be [HW, D] = {list(expected)}, got {tuple(tokens.shape)}")
+        if not tokens.is_floating_point():
+            raise ValueError(f"{name} must be floating point, got {tokens.dtype}")
+        _check_finite(name, tokens)
+        dtype = self.model_dtype if self.model_dtype is not None else tokens.dtype
+        return tokens.to(self.device, dtype)
+
+    def _initial_distribution(self) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.config.horizon
+        mean = torch.zeros(h, ACTION_DIM)
+        if self.config.warm_start and self._previous_mean is not None:
+            mean[: h - 1] = self._previous_mean[1:]  # shift by the executed step; tail starts at 0
+        std = self._init_std.expand(h, ACTION_DIM).clone()
+        return mean.to(self.device), std.to(self.device)
+
+    def _energies(self, tokens, state, goal, samples) -> torch.Tensor:
+        energies, self._chunk_size = rollout_energies(
+            self._rollout, tokens, state, goal, samples, self._chunk_size, self.autocast_dtype
+        )
+        if not bool(torch.isfinite(energies).all()):
+            raise RuntimeError("world model produced non-finite energies")
+        return energies
+
+    @torch.inference_mode()
+    def plan(self, current_tokens, state, goal_tokens) -> PlanResult:
+        """Plan from the current frame/pose toward the goal frame; call again after executing."""
+        started = time.perf_counter()
+        c = self.config
+        tokens = self._prepare_tokens("current_tokens", current_tokens)
+        goal = self._prepare_tokens("goal_tokens", goal_tokens)
+        if tokens.shape != goal.shape:
+            raise ValueError(f"current tokens {tuple(tokens.shape)} and goal tokens {tuple(goal.shape)} differ")
+        state64 = torch.as_tensor(state, dtype=torch.float64).reshape(-1)
+        if state64.shape != (ACTION_DIM,):
+            raise ValueError(f"state must have 7 entries, got shape {tuple(torch.as_tensor(state).shape)}")
+        _check_finite("state", state64)
+        state32 = state64.to(self.device, torch.float32)
+
+        mean, std = self._initial_distribution()
+        active = self._active.to(self.device)
+        m_mean = self._momentum_mean.to(self.device)
+        m_std = self._momentum_std.to(self.device)
+        tokens_b, state_b = tokens.unsqueeze(0), state32.unsqueeze(0)
+        iteration_energies: list[float] = []
+        best_energy, best_plan = float("inf"), mean
+        evaluated = 0
+        for _ in range(c.iterations):
+            noise = torch.randn((c.samples, c.horizon, ACTION_DIM), generator=self._generator)
+            samples = mean + std * noise.to(self.device)
+            if c.include_mean:
+                samples[0] = mean
+            samples = self.action_space.project(samples)
+            energies = self._energies(tokens_b, state_b, goal, samples)
+            evaluated += c.samples
+            top = torch.topk(energies, c.top_k, largest=False)
+            elites = samples[top.indices]
+            iteration_energies.append(float(top.values[0]))
+            if iteration_energies[-1] < best_energy:
+                best_energy, best_plan = iteration_energies[-1], elites[0]
+            mean = m_mean * mean + (1 - m_mean) * elites.mean(dim=0)
+            std = m_std * std + (1 - m_std) * elites.std(dim=0, unbiased=False)
+            std = std.clamp_min(c.min_std) * active
+
+        plan = self.action_space.project(mean)
+        energy = float(self._energies(tokens_b, state_b, goal, plan.unsqueeze(0))[0])
+        evaluated += 1
+        if c.return_best and best_energy < energy:
+            plan, energy = best_plan, best_energy
+        self._previous_mean = plan.detach().cpu()
+        actions = plan.detach().cpu().double()
+        executed = actions[0].clone()
+        if c.gripper_deadband > 0 and abs(float(executed[GRIPPER])) < c.gripper_deadband:
+            executed[GRIPPER] = 0.0
+        return PlanResult(
+            action=executed.numpy(),
+            actions=actions.numpy(),
+            energy=energy,
+            predicted_states=_integrate_sequence(state64, actions).numpy(),
+            seconds=time.perf_counter() - started,
+            iteration_energies=iteration_energies,
+            samples_evaluated=evaluated,
+        )
+
+
+def _integrate_sequence(state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Poses [H, 7] reached by executing actions [H, 7] from state [7]."""
+    poses = []
+    pose = state
+    for a in actions:
+        pose = integrate_actions(pose, a)
+        poses.append(pose)
+    return torch.stack(poses)
+

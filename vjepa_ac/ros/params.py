@@ -1,0 +1,154 @@
+"""ROS parameters of the nodes: one table per node, declared dynamically typed and coerced here.
+
+Dynamic typing matters because YAML (and `-p x:=2`) turn `2` into an integer and `[]` into an unset
+value; the nodes accept both and fail with one clear message on anything else.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+__all__ = [
+    "ParamSpec",
+    "ParameterValueError",
+    "PLANNER_PARAMETERS",
+    "SIM_PARAMETERS",
+    "coerce",
+    "declare_parameters",
+    "read_parameters",
+]
+
+
+class ParameterValueError(ValueError):
+    """A parameter has a value of the wrong type or outside its range."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    kind: str  # bool | int | float | str | str_list | int_list | float_list
+    description: str
+    minimum: float | None = None
+
+
+def _p(name, default, kind, description, minimum=None) -> ParamSpec:
+    return ParamSpec(name, default, kind, description, minimum)
+
+
+PLANNER_PARAMETERS = (
+    # model
+    _p("checkpoint", "", "str", "world-model checkpoint path; empty = the embedded default model"),
+    _p("preset", "", "str", "encoder preset (vit_large, vit_huge, vit_giant, vit_giant_384) giving head count and "
+       "resolution of official .pt checkpoints; empty = published defaults"),
+    _p("device", "cpu", "str", "torch device for encoder, predictor and CEM (cpu, cuda, cuda:1, ...)"),
+    _p("dtype", "float32", "str", "model dtype: float32, bfloat16 or float16"),
+    # CEM
+    _p("samples", 800, "int", "CEM samples per iteration", 1),
+    _p("iterations", 10, "int", "CEM iterations per plan", 1),
+    _p("top_k", 10, "int", "CEM elites", 1),
+    _p("horizon", 1, "int", "planning horizon in actions", 1),
+    _p("l1_radius", 0.075, "float", "L1 bound of the translation per action (m)", 0.0),
+    _p("rotation_enabled", False, "bool", "plan rotations (frozen in the reference)"),
+    _p("rotation_radius", 0.2, "float", "L1 bound of the rotation per action (rad)", 0.0),
+    _p("gripper_enabled", True, "bool", "plan the gripper"),
+    _p("gripper_max", 0.75, "float", "bound of the gripper delta per action", 0.0),
+    _p("frozen_dimensions", [], "int_list", "extra action dimensions pinned to 0 (0..6 = dx dy dz droll dpitch dyaw dgripper)"),
+    _p("momentum_mean", 0.15, "float", "CEM mean momentum", 0.0),
+    _p("momentum_std", 0.15, "float", "CEM std momentum", 0.0),
+    _p("seed", 0, "int", "CEM random seed"),
+    # loop
+    _p("rate_hz", 1.0, "float", "planning rate (one plan, one command per tick)", 0.01),
+    _p("max_sensor_age_s", 1.0, "float", "camera/pose/gripper older than this are stale: no planning", 0.0),
+    _p("wait_for_new_frame", True, "bool", "plan only on camera frames stamped after the last command"),
+    _p("command_settle_s", 0.0, "float", "extra time after a command before a frame counts as new", 0.0),
+    _p("start_enabled", True, "bool", "plan as soon as a goal and fresh data exist (else call ~/enable)"),
+    # input / output conventions
+    _p("image_crop", "center", "str", "center (square crop) or none (squash) before resizing"),
+    _p("base_frame", "", "str", "frame of published poses; empty = the frame of the EE pose input"),
+    _p("gripper_open_width", 0.08, "float", "finger opening (m, sum of both fingers) that means fully open", 1e-6),
+    _p("gripper_joint_names", [], "str_list", "finger joints in the gripper JointState; empty = names containing 'finger_joint'"),
+    _p("require_gripper_state", True, "bool", "no planning without a fresh gripper JointState (else closedness 0)"),
+    # goals
+    _p("goal_image_path", "", "str", "goal image file loaded at start and by ~/load_goal_from_file"),
+    _p("subgoal_image_paths", [], "str_list", "sub-goal image files (used instead of goal_image_path when set)"),
+    _p("subgoal_budgets", [], "int_list", "steps per sub-goal (same length as subgoal_image_paths)"),
+    _p("subgoal_energy_threshold", -1.0, "float", "advance a sub-goal early at this energy; < 0 = budgets only"),
+    _p("goal_step_budget", 0, "int", "max commands toward a single goal; 0 = unlimited", 0),
+)
+
+SIM_PARAMETERS = (
+    _p("engine", "mujoco", "str", "simulator: mujoco or pybullet"),
+    _p("image_size", 256, "int", "rendered camera resolution (square)", 16),
+    _p("seed", 0, "int", "episode seed used by reset"),
+    _p("publish_rate_hz", 15.0, "float", "rate of camera/state publication", 0.1),
+    _p("command_mode", "delta", "str", "delta (command/delta), target_pose (command/target_pose + command/gripper) or both"),
+    _p("max_translation_step", 0.1, "float", "L1 clip of one commanded translation (m)", 0.0),
+    _p("max_rotation_step", 0.5, "float", "per-axis clip of one commanded rotation (rad)", 0.0),
+    _p("base_frame", "panda_link0", "str", "frame of the published EE pose"),
+    _p("camera_frame", "sim_camera_optical_frame", "str", "frame of the camera image and CameraInfo"),
+    _p("render_goal_mode", "planar", "str", "planar (x, y from the message; keep z, orientation, gripper) or full"),
+)
+
+_SCALAR_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def declare_parameters(node, specs) -> None:
+    """Declare every spec on `node` with dynamic typing (values from --params-file / overrides win)."""
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    for spec in specs:
+        descriptor = ParameterDescriptor(description=spec.description, dynamic_typing=True)
+        node.declare_parameter(spec.name, spec.default, descriptor)
+
+
+def _coerce_scalar(spec: ParamSpec, kind: str, value):
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    elif kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind == "float":
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    elif kind == "str":
+        if isinstance(value, str):
+            return value
+    raise ParameterValueError(f"parameter '{spec.name}' must be {kind}, got {value!r}")
+
+
+def coerce(spec: ParamSpec, value):
+    """The parameter value in the spec's Python type (None/unset = default)."""
+    if value is None:
+        value = spec.default
+    if spec.kind.endswith("_list"):
+        item_kind = spec.kind[: -len("_list")]
+        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+            raise ParameterValueError(f"parameter '{spec.name}' must be a list of {item_kind}, got {value!r}")
+        result = [_coerce_scalar(spec, item_kind, item) for item in value]
+        if item_kind == "str":
+            result = [item for item in result if item.strip()]  # [''] is how YAML spells an empty list
+    else:
+        result = _coerce_scalar(spec, spec.kind, value)
+    if spec.minimum is not None:
+        items = result if isinstance(result, list) else [result]
+        for item in items:
+            if item < spec.minimum:
+                raise ParameterValueError(f"parameter '{spec.name}' must be >= {spec.minimum}, got {item!r}")
+    return result
+
+
+def read_parameters(node, specs) -> SimpleNamespace:
+    """Current values of all specs, coerced; raises ParameterValueError naming the bad parameter."""
+    values = {}
+    for spec in specs:
+        values[spec.name] = coerce(spec, node.get_parameter(spec.name).value)
+    return SimpleNamespace(**values)

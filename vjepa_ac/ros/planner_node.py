@@ -1,0 +1,637 @@
+"""Planner node: camera + EE state + goal image in, one bounded end-effector command per tick out.
+
+Encoder, action-conditioned predictor and CEM run inside this process (tokens never cross DDS).
+Sensor callbacks only validate and store the newest message; planning runs in its own callback group,
+so with a MultiThreadedExecutor frames keep flowing while CEM runs. A command is published only when
+the camera frame, the pose and the gripper state are all fresh and valid and the plan is finite and
+within its bounds; every other outcome is a diagnostic with the reason.
+
+Topics (relative, so namespaces and remaps apply):
+  in:  camera/image (sensor_msgs/Image), ee_pose (geometry_msgs/PoseStamped),
+       gripper/joint_states (sensor_msgs/JointState), goal_image (sensor_msgs/Image, transient local)
+  out: command/target_pose (PoseStamped, base frame), command/delta (Float64MultiArray, 7-D action),
+       command/gripper (Float64, target closedness), planned_path (nav_msgs/Path),
+       planned_path_markers (MarkerArray), energy (Float64), /diagnostics (DiagnosticArray)
+Services: ~/capture_goal, ~/load_goal_from_file (reads the goal_image_path / subgoal_image_paths
+parameters: set them, then call it), ~/reset (Trigger); ~/enable (SetBool).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Point, PoseStamped
+from nav_msgs.msg import Path as PathMsg
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
+from std_srvs.srv import SetBool, Trigger
+from visualization_msgs.msg import Marker, MarkerArray
+
+from vjepa_ac.ros.diagnostics import ERROR, OK, WARN, make_diagnostic_array
+from vjepa_ac.ros.image_conversion import ImageConversionError, image_msg_to_rgb
+from vjepa_ac.ros.image_preprocessing import CROP_MODES, fit_to_square, read_image_file
+from vjepa_ac.ros.params import (
+    PLANNER_PARAMETERS,
+    ParameterValueError,
+    declare_parameters,
+    read_parameters,
+)
+from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, SENSOR_QOS, VISUALIZATION_QOS
+from vjepa_ac.ros.spinning import spin_nodes
+from vjepa_ac.ros.state_conversion import (
+    StateInputError,
+    apply_delta,
+    gripper_closedness,
+    pose_msg_to_pose6,
+    state_to_pose_msg,
+)
+
+__all__ = ["PlannerNode", "load_world_model_from_settings", "cem_config_from_settings", "main"]
+
+UNLIMITED_STEPS = 2**62
+MIN_IMAGE_SIDE = 16
+DTYPES = ("float32", "bfloat16", "float16")
+ACTION_LABELS = "dx,dy,dz,droll,dpitch,dyaw,dgripper"
+
+
+@dataclass
+class _Sample:
+    """Newest valid message of one input, already converted."""
+
+    value: object
+    stamp_ns: int  # header stamp; 0 when the sender left it empty
+    received_ns: int
+    frame_id: str = ""
+
+    @property
+    def taken_ns(self) -> int:
+        return self.stamp_ns if self.stamp_ns > 0 else self.received_ns
+
+    def age_s(self, now_ns: int) -> float:
+        """Age by both the sender's stamp and our arrival time: a clock-skewed or replayed stream is stale too."""
+        ages = [now_ns - self.received_ns]
+        if self.stamp_ns > 0:
+            ages.append(now_ns - self.stamp_ns)
+        return max(ages) / 1e9
+
+
+@dataclass
+class _GoalRequest:
+    images: list[np.ndarray]
+    budgets: list[int]
+    source: str
+
+
+def _stamp_ns(header) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def load_world_model_from_settings(settings):
+    """Default model loader: `vjepa_ac.models.load_world_model` (empty checkpoint = embedded model)."""
+    from vjepa_ac.models import load_world_model
+
+    if settings.checkpoint and not Path(settings.checkpoint).expanduser().exists():
+        raise FileNotFoundError(f"checkpoint not found: {settings.checkpoint}")
+    accepted = inspect.signature(load_world_model).parameters
+    kwargs = {"device": settings.device}
+    if settings.preset:
+        # Official .pt files store no head count or resolution: the encoder preset supplies them.
+        from vjepa_ac.models import ENCODER_PRESETS
+
+        if settings.preset not in ENCODER_PRESETS:
+            raise ValueError(f"unknown preset {settings.preset!r}; known: {', '.join(sorted(ENCODER_PRESETS))}")
+        preset = ENCODER_PRESETS[settings.preset]
+        for name, value in (("encoder_heads", preset.num_heads), ("image_size", preset.image_size)):
+            if name in accepted:
+                kwargs[name] = value
+    if "dtype" in accepted:
+        kwargs["dtype"] = _torch_dtype(settings.dtype)
+    model = load_world_model(str(Path(settings.checkpoint).expanduser()) if settings.checkpoint else None, **kwargs)
+    if "dtype" not in accepted and settings.dtype != "float32":
+        model = model.to(dtype=_torch_dtype(settings.dtype))
+    if hasattr(model, "eval"):
+        model.eval()
+    return model
+
+
+def cem_config_from_settings(settings):
+    from vjepa_ac.planning.cem import CEMConfig
+
+    return CEMConfig(
+        samples=settings.samples,
+        iterations=settings.iterations,
+        top_k=settings.top_k,
+        horizon=settings.horizon,
+        l1_radius=settings.l1_radius,
+        rotation_enabled=settings.rotation_enabled,
+        rotation_radius=settings.rotation_radius,
+        gripper_enabled=settings.gripper_enabled,
+        gripper_max=settings.gripper_max,
+        frozen_dims=tuple(settings.frozen_dimensions),
+        momentum_mean=settings.momentum_mean,
+        momentum_std=settings.momentum_std,
+        seed=settings.seed,
+    )
+
+
+def _make_cem_planner(world_model, settings):
+    from vjepa_ac.planning.cem import CEMPlanner
+
+    return CEMPlanner(world_model, cem_config_from_settings(settings))
+
+
+class PlannerNode(Node):
+    """V-JEPA 2-AC goal-image planner as a ROS 2 node.
+
+    `world_model` (an object with encode/rollout) or `world_model_loader(settings)` and
+    `planner_factory(world_model, settings)` replace the defaults, so tests and other robots can inject
+    their own model without touching the ROS side.
+    """
+
+    def __init__(self, node_name: str = "vjepa_ac_planner", *, world_model=None, world_model_loader=None,
+                 planner_factory=None, **node_kwargs):
+        super().__init__(node_name, **node_kwargs)
+        declare_parameters(self, PLANNER_PARAMETERS)
+        self._lock = threading.Lock()
+        self._fatal_error: str | None = None
+        self._input_errors: dict[str, str] = {}
+        self._camera: _Sample | None = None
+        self._pose: _Sample | None = None
+        self._gripper: _Sample | None = None
+        self._pending_goal: _GoalRequest | None = None
+        self._schedule = None
+        self._goal_set_ns: int | None = None
+        self._goal_source = ""
+        self._reset_requested = False
+        self._last_command_ns = 0
+        self._commands_published = 0
+        self._camera_frames = 0
+        self._camera_latency_s = float("nan")
+        self._last_plan_seconds = float("nan")
+        self._last_energy = float("nan")
+        self.world_model = None
+        self.planner = None
+
+        try:
+            self.settings = read_parameters(self, PLANNER_PARAMETERS)
+            self._check_settings(self.settings)
+        except ParameterValueError as exc:
+            self._fatal_error = f"invalid parameters: {exc}"
+            self.settings = None
+        self.enabled = bool(self.settings.start_enabled) if self.settings else False
+
+        self._sensor_group = MutuallyExclusiveCallbackGroup()
+        self._planning_group = MutuallyExclusiveCallbackGroup()
+        self._service_group = MutuallyExclusiveCallbackGroup()
+        self._create_interfaces()
+
+        if self._fatal_error is None:
+            self._load_model(world_model, world_model_loader, planner_factory)
+        if self._fatal_error is None:
+            self._request_goal_from_parameters(at_startup=True)
+        if self._fatal_error is not None:
+            self.get_logger().error(self._fatal_error)
+
+        period = 1.0 / self.settings.rate_hz if self.settings else 1.0
+        self._timer = self.create_timer(period, self._on_tick, callback_group=self._planning_group)
+        self._publish_diagnostics(*self._startup_status())
+
+    # ---- setup --------------------------------------------------------------------------------
+    @staticmethod
+    def _check_settings(s) -> None:
+        if s.dtype not in DTYPES:
+            raise ParameterValueError(f"parameter 'dtype' must be one of {DTYPES}, got {s.dtype!r}")
+        if s.image_crop not in CROP_MODES:
+            raise ParameterValueError(f"parameter 'image_crop' must be one of {CROP_MODES}, got {s.image_crop!r}")
+        if s.top_k > s.samples:
+            raise ParameterValueError(f"parameter 'top_k' ({s.top_k}) exceeds 'samples' ({s.samples})")
+        bad = [d for d in s.frozen_dimensions if not 0 <= d <= 6]
+        if bad:
+            raise ParameterValueError(f"parameter 'frozen_dimensions' entries must be 0..6, got {bad}")
+
+    def _create_interfaces(self) -> None:
+        sensors = self._sensor_group
+        self.create_subscription(Image, "camera/image", self._on_image, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(PoseStamped, "ee_pose", self._on_pose, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(JointState, "gripper/joint_states", self._on_gripper, SENSOR_QOS,
+                                 callback_group=sensors)
+        self.create_subscription(Image, "goal_image", self._on_goal_image, GOAL_QOS, callback_group=sensors)
+        self._target_pub = self.create_publisher(PoseStamped, "command/target_pose", COMMAND_QOS)
+        self._delta_pub = self.create_publisher(Float64MultiArray, "command/delta", COMMAND_QOS)
+        self._gripper_pub = self.create_publisher(Float64, "command/gripper", COMMAND_QOS)
+        self._path_pub = self.create_publisher(PathMsg, "planned_path", VISUALIZATION_QOS)
+        self._marker_pub = self.create_publisher(MarkerArray, "planned_path_markers", VISUALIZATION_QOS)
+        self._energy_pub = self.create_publisher(Float64, "energy", VISUALIZATION_QOS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", VISUALIZATION_QOS)
+        services = self._service_group
+        self.create_service(Trigger, "~/capture_goal", self._srv_capture_goal, callback_group=services)
+        self.create_service(Trigger, "~/load_goal_from_file", self._srv_load_goal, callback_group=services)
+        self.create_service(Trigger, "~/reset", self._srv_reset, callback_group=services)
+        self.create_service(SetBool, "~/enable", self._srv_enable, callback_group=services)
+
+    def _load_model(self, world_model, world_model_loader, planner_factory) -> None:
+        source = "injected model" if world_model is not None else (self.settings.checkpoint or "embedded default model")
+        try:
+            if world_model is None:
+                world_model = (world_model_loader or load_world_model_from_settings)(self.settings)
+            self.world_model = world_model
+            self.planner = (planner_factory or _make_cem_planner)(world_model, self.settings)
+        except Exception as exc:  # any loader/config failure must leave a live node that reports it
+            self._fatal_error = f"cannot load world model from {source}: {type(exc).__name__}: {exc}"
+            self.world_model = self.planner = None
+            return
+        self.get_logger().info(
+            f"world model ready ({source}): image {getattr(world_model, 'image_size', '?')} px, "
+            f"{getattr(world_model, 'tokens_per_frame', '?')} tokens x {getattr(world_model, 'embed_dim', '?')}"
+        )
+
+    def _startup_status(self):
+        if self._fatal_error:
+            return ERROR, self._fatal_error, self._status_values(self.get_clock().now().nanoseconds)
+        return WARN, "starting", self._status_values(self.get_clock().now().nanoseconds)
+
+    # ---- inputs ---------------------------------------------------------------------------------
+    def _reject_input(self, key: str, reason: str, clear: str | None = None) -> None:
+        """Remember why an input was rejected, drop its last value, tell the log and /diagnostics now."""
+        with self._lock:
+            self._input_errors[key] = reason
+            if clear:
+                setattr(self, clear, None)
+        self.get_logger().error(reason, throttle_duration_sec=2.0)
+        now_ns = self.get_clock().now().nanoseconds
+        self._publish_diagnostics(ERROR, reason, self._status_values(now_ns))
+
+    def _accept_input(self, key: str, attribute: str, sample: _Sample) -> None:
+        with self._lock:
+            setattr(self, attribute, sample)
+            self._input_errors.pop(key, None)
+
+    def _on_image(self, msg: Image) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        try:
+            rgb = image_msg_to_rgb(msg)
+            if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
+                raise ImageConversionError(f"image {rgb.shape[1]}x{rgb.shape[0]} smaller than {MIN_IMAGE_SIDE} px")
+        except ImageConversionError as exc:
+            self._reject_input("camera", f"camera image rejected: {exc}", clear="_camera")
+            return
+        sample = _Sample(rgb, _stamp_ns(msg.header), now_ns, msg.header.frame_id)
+        with self._lock:
+            self._camera_frames += 1
+            if sample.stamp_ns > 0:
+                self._camera_latency_s = (now_ns - sample.stamp_ns) / 1e9
+        self._accept_input("camera", "_camera", sample)
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        try:
+            pose6 = pose_msg_to_pose6(msg.pose)
+        except StateInputError as exc:
+            self._reject_input("ee_pose", f"EE pose rejected: {exc}", clear="_pose")
+            return
+        self._accept_input("ee_pose", "_pose", _Sample(pose6, _stamp_ns(msg.header), now_ns, msg.header.frame_id))
+
+    def _on_gripper(self, msg: JointState) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        if self.settings is None:
+            return
+        try:
+            closedness = gripper_closedness(msg, self.settings.gripper_open_width, self.settings.gripper_joint_names)
+        except StateInputError as exc:
+            self._reject_input("gripper", f"gripper state rejected: {exc}", clear="_gripper")
+            return
+        self._accept_input("gripper", "_gripper", _Sample(closedness, _stamp_ns(msg.header), now_ns))
+
+    def _on_goal_image(self, msg: Image) -> None:
+        try:
+            rgb = image_msg_to_rgb(msg)
+            if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
+                raise ImageConversionError(f"image {rgb.shape[1]}x{rgb.shape[0]} smaller than {MIN_IMAGE_SIDE} px")
+        except ImageConversionError as exc:
+            self._reject_goal(f"goal image rejected: {exc}")
+            return
+        self._set_pending_goal(_GoalRequest([rgb], [self._single_goal_budget()], "goal_image topic"))
+
+    # ---- goals ----------------------------------------------------------------------------------
+    def _single_goal_budget(self) -> int:
+        budget = self.settings.goal_step_budget if self.settings else 0
+        return budget if budget > 0 else UNLIMITED_STEPS
+
+    def _reject_goal(self, reason: str) -> None:
+        """A failed goal change stops commanding: driving on toward the old goal would surprise the user."""
+        with self._lock:
+            self._schedule = None
+            self._pending_goal = None
+        self._reject_input("goal", reason)
+
+    def _set_pending_goal(self, request: _GoalRequest) -> None:
+        with self._lock:
+            self._pending_goal = request
+            self._input_errors.pop("goal", None)
+        self.get_logger().info(f"new goal from {request.source} ({len(request.images)} image(s))")
+
+    def _goal_request_from_parameters(self, settings) -> _GoalRequest | None:
+        """The goal(s) the parameters name: the sub-goal list if set, else goal_image_path, else None."""
+        if settings.subgoal_image_paths:
+            paths, budgets = settings.subgoal_image_paths, settings.subgoal_budgets
+            if len(budgets) != len(paths):
+                raise ValueError(
+                    f"subgoal_budgets has {len(budgets)} entries for {len(paths)} subgoal_image_paths"
+                )
+            if any(b < 1 for b in budgets):
+                raise ValueError(f"subgoal_budgets must all be >= 1, got {budgets}")
+            return _GoalRequest([read_image_file(p) for p in paths], list(budgets), "subgoal_image_paths")
+        if settings.goal_image_path:
+            image = read_image_file(settings.goal_image_path)
+            return _GoalRequest([image], [self._single_goal_budget()], settings.goal_image_path)
+        return None
+
+    def _request_goal_from_parameters(self, at_startup: bool) -> tuple[bool, str]:
+        try:
+            settings = read_parameters(self, PLANNER_PARAMETERS)
+            request = self._goal_request_from_parameters(settings)
+        except (ValueError, ParameterValueError) as exc:
+            self._reject_goal(f"goal files rejected: {exc}")
+            return False, str(exc)
+        if request is None:
+            return (True, "no goal files configured") if at_startup else (
+                False, "set parameter goal_image_path (or subgoal_image_paths) first")
+        self._set_pending_goal(request)
+        return True, f"goal loaded from {request.source} ({len(request.images)} image(s))"
+
+    def _activate_pending_goal(self, now_ns: int) -> None:
+        """Encode pending goal images (planning thread only: the model is not shared across threads)."""
+        with self._lock:
+            request, self._pending_goal = self._pending_goal, None
+        if request is None:
+            return
+        from vjepa_ac.planning.subgoals import SubgoalSchedule
+
+        try:
+            tokens = [self._encode(image)[0] for image in request.images]
+            schedule = SubgoalSchedule(tokens, request.budgets, self._energy_threshold())
+        except Exception as exc:
+            self._reject_goal(f"goal from {request.source} could not be encoded: {type(exc).__name__}: {exc}")
+            return
+        with self._lock:
+            if self._pending_goal is None:  # a newer goal arriving meanwhile wins
+                self._schedule = schedule
+                self._goal_set_ns = now_ns
+                self._goal_source = request.source
+        self.planner.reset()
+
+    def _energy_threshold(self):
+        threshold = self.settings.subgoal_energy_threshold
+        return threshold if threshold >= 0 else None
+
+    def _encode(self, rgb: np.ndarray):
+        size = int(getattr(self.world_model, "image_size", rgb.shape[0]))
+        return self.world_model.encode(fit_to_square(rgb, size, self.settings.image_crop))
+
+    # ---- services -------------------------------------------------------------------------------
+    def _srv_capture_goal(self, _request, response):
+        now_ns = self.get_clock().now().nanoseconds
+        with self._lock:
+            camera = self._camera
+        if camera is None:
+            response.success, response.message = False, "no valid camera image received yet"
+        elif self.settings and camera.age_s(now_ns) > self.settings.max_sensor_age_s:
+            response.success = False
+            response.message = f"camera image is stale ({camera.age_s(now_ns):.2f} s old)"
+        else:
+            self._set_pending_goal(_GoalRequest([camera.value.copy()], [self._single_goal_budget()], "camera capture"))
+            response.success, response.message = True, "current camera view is the new goal"
+        if not response.success:
+            self.get_logger().warning(f"~/capture_goal failed: {response.message}")
+        return response
+
+    def _srv_load_goal(self, _request, response):
+        if self._fatal_error:
+            response.success, response.message = False, self._fatal_error
+            return response
+        response.success, response.message = self._request_goal_from_parameters(at_startup=False)
+        if not response.success:
+            self.get_logger().error(f"~/load_goal_from_file failed: {response.message}")
+        return response
+
+    def _srv_reset(self, _request, response):
+        with self._lock:
+            self._reset_requested = True
+        response.success, response.message = True, "planner warm start, sub-goal progress and step count reset"
+        return response
+
+    def _srv_enable(self, request, response):
+        with self._lock:
+            self.enabled = bool(request.data)
+            if self.enabled:
+                self._reset_requested = True
+        response.success = self._fatal_error is None or not request.data
+        if response.success:
+            response.message = "planning enabled" if request.data else "planning disabled"
+            self.get_logger().info(response.message)
+        else:
+            response.message = f"cannot plan: {self._fatal_error}"
+            self.get_logger().error(response.message)
+        return response
+
+    # ---- planning loop --------------------------------------------------------------------------
+    def _on_tick(self) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        try:
+            level, reason = self._plan_once(now_ns)
+        except Exception as exc:  # reported as a diagnostic; an exception would stop this node's executor
+            level, reason = ERROR, f"planning failed: {type(exc).__name__}: {exc}"
+            self.get_logger().error(reason, throttle_duration_sec=2.0)
+        self._publish_diagnostics(level, reason, self._status_values(now_ns))
+
+    def _plan_once(self, now_ns: int):
+        if self._fatal_error:
+            return ERROR, self._fatal_error
+        s = self.settings
+        with self._lock:
+            reset, self._reset_requested = self._reset_requested, False
+        if reset:
+            self.planner.reset()
+            with self._lock:
+                if self._schedule is not None:
+                    self._schedule.reset()
+                self._last_command_ns = 0
+        self._activate_pending_goal(now_ns)
+        with self._lock:
+            errors = dict(self._input_errors)
+            camera, pose, gripper, schedule = self._camera, self._pose, self._gripper, self._schedule
+            enabled, last_command_ns = self.enabled, self._last_command_ns
+        if errors:
+            return ERROR, "; ".join(errors.values())
+        if not enabled:
+            return OK, "planning disabled (call ~/enable)"
+        if schedule is None:
+            return WARN, "no goal: publish goal_image, call ~/capture_goal or ~/load_goal_from_file"
+        if schedule.done:
+            return OK, f"goal sequence finished after {schedule.total_steps} commands"
+        for name, sample, needed in (("camera image", camera, True), ("EE pose", pose, True),
+                                     ("gripper state", gripper, s.require_gripper_state)):
+            if not needed:
+                continue
+            if sample is None:
+                return WARN, f"waiting for {name}"
+            age = sample.age_s(now_ns)
+            if age > s.max_sensor_age_s:
+                return WARN, f"{name} is stale: {age:.2f} s old (max_sensor_age_s {s.max_sensor_age_s:g})"
+        if s.wait_for_new_frame and last_command_ns and camera.taken_ns < last_command_ns + int(s.command_settle_s * 1e9):
+            return OK, "waiting for a camera frame taken after the last command"
+
+        closedness = gripper.value if gripper is not None else 0.0
+        state = np.concatenate([pose.value, [closedness]])
+        current = self._encode(camera.value)[0]
+        result = self.planner.plan(current, state, schedule.current_goal())
+        self._last_plan_seconds = float(result.seconds)
+        problem = self._check_plan(result)
+        if problem:
+            self.get_logger().error(f"plan rejected, no command: {problem}", throttle_duration_sec=2.0)
+            return ERROR, f"plan rejected: {problem}"
+        self._last_energy = float(result.energy)
+        frame = s.base_frame or pose.frame_id
+        self._publish_command(state, np.asarray(result.action, dtype=np.float64), frame)
+        self._publish_plan(state, np.asarray(result.predicted_states, dtype=np.float64), frame, result.energy)
+        with self._lock:
+            self._last_command_ns = self.get_clock().now().nanoseconds
+            self._commands_published += 1
+            switched = schedule.advance(result.energy)
+        if switched and not schedule.done:
+            self.planner.reset()
+            self.get_logger().info(f"sub-goal {schedule.index} of {len(schedule)} reached its end, next one")
+        return OK, f"planning toward goal {min(schedule.index + 1, len(schedule))}/{len(schedule)}"
+
+    def _check_plan(self, result) -> str | None:
+        action = np.asarray(result.action, dtype=np.float64)
+        if action.shape != (7,):
+            return f"action has shape {action.shape}, expected (7,)"
+        if not np.all(np.isfinite(action)):
+            return f"action is not finite: {action}"
+        if not np.isfinite(result.energy):
+            return f"energy is not finite: {result.energy}"
+        l1 = float(np.abs(action[:3]).sum())
+        if l1 > self.settings.l1_radius * (1 + 1e-6) + 1e-9:
+            return f"translation L1 {l1:.4f} m exceeds l1_radius {self.settings.l1_radius:g} m"
+        predicted = np.asarray(result.predicted_states, dtype=np.float64)
+        if predicted.ndim != 2 or predicted.shape[1] != 7 or not np.all(np.isfinite(predicted)):
+            return f"predicted states invalid (shape {predicted.shape})"
+        return None
+
+    # ---- outputs --------------------------------------------------------------------------------
+    def _header(self, msg, frame: str):
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = frame
+        return msg
+
+    def _publish_command(self, state: np.ndarray, action: np.ndarray, frame: str) -> None:
+        target = apply_delta(state, action)
+        pose = self._header(PoseStamped(), frame)
+        pose.pose = state_to_pose_msg(target)
+        delta = Float64MultiArray()
+        delta.layout.dim = [MultiArrayDimension(label=ACTION_LABELS, size=7, stride=7)]
+        delta.data = [float(v) for v in action]
+        # Gripper first: a target_pose consumer then executes the pose with this step's gripper target.
+        self._gripper_pub.publish(Float64(data=float(target[6])))
+        self._target_pub.publish(pose)
+        self._delta_pub.publish(delta)
+
+    def _publish_plan(self, state: np.ndarray, predicted: np.ndarray, frame: str, energy: float) -> None:
+        path = self._header(PathMsg(), frame)
+        for row in [state, *predicted]:
+            waypoint = self._header(PoseStamped(), frame)
+            waypoint.pose = state_to_pose_msg(row)
+            path.poses.append(waypoint)
+        self._path_pub.publish(path)
+        self._energy_pub.publish(Float64(data=float(energy)))
+
+        points = [Point(x=float(r[0]), y=float(r[1]), z=float(r[2])) for r in [state, *predicted]]
+        line = self._header(Marker(), frame)
+        line.ns, line.id, line.type, line.action = "vjepa_ac_plan", 0, Marker.LINE_STRIP, Marker.ADD
+        line.scale.x = 0.005
+        line.color.r, line.color.g, line.color.b, line.color.a = 0.1, 0.6, 1.0, 1.0
+        line.pose.orientation.w = 1.0
+        line.points = points
+        target = self._header(Marker(), frame)
+        target.ns, target.id, target.type, target.action = "vjepa_ac_plan", 1, Marker.SPHERE, Marker.ADD
+        target.pose = state_to_pose_msg(predicted[-1])
+        target.scale.x = target.scale.y = target.scale.z = 0.02
+        target.color.r, target.color.g, target.color.b, target.color.a = 1.0, 0.5, 0.0, 1.0
+        label = self._header(Marker(), frame)
+        label.ns, label.id, label.type, label.action = "vjepa_ac_plan", 2, Marker.TEXT_VIEW_FACING, Marker.ADD
+        label.pose = state_to_pose_msg(predicted[-1])
+        label.pose.position.z += 0.05
+        label.scale.z = 0.03
+        label.color.r = label.color.g = label.color.b = label.color.a = 1.0
+        label.text = f"energy {energy:.4f}"
+        self._marker_pub.publish(MarkerArray(markers=[line, target, label]))
+
+    def _status_values(self, now_ns: int) -> dict:
+        with self._lock:
+            camera, pose, gripper, schedule = self._camera, self._pose, self._gripper, self._schedule
+            goal_ns = self._goal_set_ns
+            values = {
+                "enabled": self.enabled,
+                "plan_latency_s": self._last_plan_seconds,
+                "energy": self._last_energy,
+                "goal_age_s": (now_ns - goal_ns) / 1e9 if goal_ns else float("nan"),
+                "goal_source": self._goal_source,
+                "camera_age_s": camera.age_s(now_ns) if camera else float("nan"),
+                "camera_latency_s": self._camera_latency_s,
+                "camera_frames": self._camera_frames,
+                "state_age_s": pose.age_s(now_ns) if pose else float("nan"),
+                "gripper_age_s": gripper.age_s(now_ns) if gripper else float("nan"),
+                "commands_published": self._commands_published,
+            }
+        if schedule is not None:
+            values.update(subgoal_index=schedule.index, subgoal_count=len(schedule),
+                          steps_in_goal=schedule.steps_in_goal)
+        return values
+
+    def _publish_diagnostics(self, level, reason: str, values: dict) -> None:
+        msg = make_diagnostic_array(self.get_clock().now().to_msg(), f"{self.get_name()}: planning",
+                                    "vjepa_ac", level, reason, values)
+        self._diag_pub.publish(msg)
+
+    @property
+    def commands_published(self) -> int:
+        return self._commands_published
+
+    @property
+    def camera_frames_received(self) -> int:
+        """Valid camera frames accepted so far (rejected ones not counted)."""
+        return self._camera_frames
+
+    @property
+    def fatal_error(self) -> str | None:
+        """Why this node cannot plan at all (bad parameters, model not loadable), else None."""
+        return self._fatal_error
+
+    @property
+    def has_camera_frame(self) -> bool:
+        with self._lock:
+            return self._camera is not None
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)
+    spin_nodes([PlannerNode()], threads=4)
+
+
+if __name__ == "__main__":
+    main()

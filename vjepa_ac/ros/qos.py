@@ -1,0 +1,42 @@
+"""QoS profiles shared by the nodes, the goal sender and the tests (publishers and subscribers must agree)."""
+
+from __future__ import annotations
+
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+__all__ = ["SENSOR_QOS", "GOAL_QOS", "COMMAND_QOS", "STATE_QOS", "VISUALIZATION_QOS"]
+
+# Camera frames and robot state: best effort, keep only the newest (SensorDataQoS).
+SENSOR_QOS = qos_profile_sensor_data
+
+# Goal images: a late-joining planner still receives the last goal that was sent.
+GOAL_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
+# Motion commands: reliable, never replayed to late joiners (a stale command must not move the arm).
+COMMAND_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
+# Published robot state when reliability matters more than latency (franka_ros2 uses the default QoS).
+STATE_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=10,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+
+VISUALIZATION_QOS = STATE_QOS

@@ -1,0 +1,146 @@
+"""Engine-independent scene description: sizes, camera, colours, lights and the seeded episode layout.
+
+Every random number of an episode is drawn here, in a fixed order, whether or not its option is on, so
+switching e.g. colour randomisation on does not move the objects of a given seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+TABLE_TOP_Z = 0.0  # the robot base stands on the table top; base frame == world frame
+TABLE_CENTER = (0.35, 0.0)
+TABLE_HALF = (0.55, 0.65, 0.02)  # half extents; top surface at TABLE_TOP_Z
+TABLE_HEIGHT = 0.75  # the floor is this far below the table top
+CUBE_HALF = 0.0225  # a 4.5 cm cube
+CUBE_MASS = 0.08
+CUP_RADIUS = 0.035
+CUP_HEIGHT = 0.08
+CUP_WALL = 0.006
+CUP_SEGMENTS = 12
+CUP_MASS = 0.12
+TARGET_RADIUS = 0.045
+TARGET_THICKNESS = 0.001
+EE_START = np.array([0.45, 0.0, 0.30, np.pi, 0.0, 0.0])
+
+CUBE_REGION = ((0.42, 0.62), (-0.16, 0.16))
+TARGET_REGION = ((0.38, 0.66), (-0.22, 0.22))
+CUP_REGION = ((0.36, 0.68), (-0.28, 0.28))
+
+DEFAULT_COLORS = {
+    "cube": (0.85, 0.15, 0.10, 1.0),
+    "cup": (0.15, 0.35, 0.85, 1.0),
+    "target": (0.10, 0.75, 0.25, 1.0),
+    "table": (0.62, 0.48, 0.34, 1.0),
+    "floor": (0.35, 0.35, 0.38, 1.0),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraSpec:
+    """Fixed third-person camera, DROID-like: in front of and beside the robot, looking at the table."""
+
+    position: tuple[float, float, float] = (1.15, -0.55, 0.65)
+    lookat: tuple[float, float, float] = (0.47, 0.0, 0.17)
+    fovy: float = 50.0  # degrees
+
+    def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Optical-frame axes in the world: right (x), down (y), forward (z)."""
+        forward = np.asarray(self.lookat, dtype=np.float64) - np.asarray(self.position, dtype=np.float64)
+        forward /= np.linalg.norm(forward)
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        return right, down, forward
+
+    def optical_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        right, down, forward = self.axes()
+        xyzw = Rotation.from_matrix(np.stack([right, down, forward], axis=1)).as_quat()
+        return np.array(self.position, dtype=np.float64), np.roll(xyzw, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Lighting:
+    direction: tuple[float, float, float] = (-0.3, 0.35, -1.0)
+    diffuse: float = 0.7
+    ambient: float = 0.35
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneLayout:
+    cube_pose: np.ndarray  # [7] xyz + quat wxyz
+    cup_pose: np.ndarray | None
+    target_xy: np.ndarray  # [2]; the marker lies on the table
+    colors: dict
+    lighting: Lighting
+    camera: CameraSpec
+    ee_start: np.ndarray  # [6]
+
+    @staticmethod
+    def default_fovy() -> float:
+        return CameraSpec.fovy
+
+    @property
+    def cube_goal(self) -> np.ndarray:
+        """Where the cube rests when correctly placed (centre above the marker, on the table)."""
+        return np.array([self.target_xy[0], self.target_xy[1], TABLE_TOP_Z + CUBE_HALF])
+
+
+def _uniform_xy(rng: np.random.Generator, region) -> np.ndarray:
+    return np.array([rng.uniform(*region[0]), rng.uniform(*region[1])])
+
+
+def _yaw_quat(yaw: float) -> np.ndarray:
+    return np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
+
+
+def _random_color(rng: np.random.Generator) -> tuple[float, float, float, float]:
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.5, 1.0), rng.uniform(0.5, 1.0))
+    return (r, g, b, 1.0)
+
+
+def sample_layout(rng: np.random.Generator, options) -> SceneLayout:
+    # Objects: rejection-sample a cube, a target 15-30 cm away and a cup clear of both.
+    for _ in range(1000):
+        cube_xy = _uniform_xy(rng, CUBE_REGION)
+        target_xy = _uniform_xy(rng, TARGET_REGION)
+        cup_xy = _uniform_xy(rng, CUP_REGION)
+        d_ct = np.linalg.norm(cube_xy - target_xy)
+        if 0.15 <= d_ct <= 0.30 and min(np.linalg.norm(cup_xy - cube_xy), np.linalg.norm(cup_xy - target_xy)) >= 0.12:
+            break
+    else:
+        raise RuntimeError("could not place cube, target and cup apart; check the region constants")
+    cube_yaw = rng.uniform(-0.2, 0.2)
+    cup_yaw = rng.uniform(-np.pi, np.pi)
+    colors_random = {k: _random_color(rng) for k in ("cube", "cup", "target")}
+    table_shade = rng.uniform(0.8, 1.2)
+    light_dir = rng.normal(size=3) * 0.3
+    light_gain = rng.uniform(0.7, 1.3)
+    cam_noise = rng.uniform(-1.0, 1.0, size=3)
+
+    if not options.randomize_objects:
+        cube_xy, target_xy, cup_xy = np.array([0.52, -0.08]), np.array([0.52, 0.12]), np.array([0.42, 0.22])
+        cube_yaw, cup_yaw = 0.0, 0.0
+    colors = dict(DEFAULT_COLORS)
+    if options.randomize_colors:
+        colors.update(colors_random)
+        colors["table"] = tuple(min(1.0, c * table_shade) for c in DEFAULT_COLORS["table"][:3]) + (1.0,)
+    lighting = Lighting()
+    if options.randomize_lighting:
+        direction = np.asarray(lighting.direction) + light_dir
+        direction[2] = -abs(direction[2]) - 0.3
+        lighting = Lighting(direction=tuple(direction), diffuse=lighting.diffuse * light_gain,
+                            ambient=lighting.ambient * (2.0 - light_gain) ** 0.5)
+    camera = CameraSpec()
+    if options.camera_jitter > 0:
+        camera = CameraSpec(position=tuple(np.asarray(camera.position) + options.camera_jitter * cam_noise))
+    cube_pose = np.concatenate([[cube_xy[0], cube_xy[1], TABLE_TOP_Z + CUBE_HALF], _yaw_quat(cube_yaw)])
+    cup_pose = (np.concatenate([[cup_xy[0], cup_xy[1], TABLE_TOP_Z], _yaw_quat(cup_yaw)])
+                if options.include_cup else None)
+    return SceneLayout(cube_pose=cube_pose, cup_pose=cup_pose, target_xy=np.asarray(target_xy, dtype=np.float64),
+                       colors=colors, lighting=lighting, camera=camera, ee_start=EE_START.copy())

@@ -1,0 +1,150 @@
+"""`vjepa-ac-train-predictor`: V-JEPA 2-AC post-training of the action-conditioned predictor.
+
+Single process:   vjepa-ac-train-predictor --data runs/episodes --init-from model_dir --out runs/ac
+Several ranks:    torchrun --nproc_per_node 2 -m vjepa_ac.training.train_predictor ... (same arguments;
+                  --batch-size is per rank, the global batch is batch size x ranks).
+Frames are encoded once by the frozen encoder into --token-cache (built when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from vjepa_ac.training.ac_trainer import ACTrainConfig, ACTrainer
+from vjepa_ac.training.distributed import barrier, init_distributed, shutdown
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vjepa-ac-train-predictor", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_argument_group("model (exactly one source)")
+    src.add_argument("--init-from", help="world model to fine-tune (official AC .pt, our directory): encoder frozen")
+    src.add_argument("--encoder", help="frozen encoder only (pre-training checkpoint or any encoder file); new predictor")
+    src.add_argument("--preset", help="random world-model preset (smoke tests / throughput only), e.g. micro, tiny")
+    src.add_argument("--predictor-preset", default="ac_tiny", help="predictor preset used with --encoder")
+    data = p.add_argument_group("data")
+    data.add_argument("--data", nargs="*", default=[], help="episode dirs/.npz, reference .npz, DROID-style dirs")
+    data.add_argument("--token-cache", help="token cache file; built from --data when missing")
+    data.add_argument("--cache-only", action="store_true",
+                      help="build --token-cache and exit (do this once before a multi-rank run on a large dataset)")
+    data.add_argument("--frames-per-clip", type=int, default=8)
+    data.add_argument("--stride", type=int, default=1, help="take every n-th frame (4 on 15 fps DROID ~ 4 fps)")
+    data.add_argument("--val-fraction", type=float, default=0.0,
+                      help="hold out this fraction of trajectories (the last ones) for validation losses")
+    data.add_argument("--window-step", type=int, default=1, help="frames between consecutive clip starts")
+    run = p.add_argument_group("optimisation")
+    defaults = ACTrainConfig()
+    for name in ("steps", "batch_size", "rollout_steps", "log_every", "checkpoint_every", "eval_every", "num_workers",
+                 "seed"):
+        run.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
+    for name in ("lr", "start_lr", "final_lr", "weight_decay", "grad_clip"):
+        run.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+    run.add_argument("--warmup-steps", type=int, default=None, help="default: 5%% of --steps")
+    run.add_argument("--stop-at", type=int, default=None, help="checkpoint and exit at this step (resume later)")
+    run.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    run.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="run directory (metrics.csv, checkpoints/, latest)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def split_indices(count: int, val_fraction: float) -> tuple[list[int], list[int]]:
+    """Training and validation trajectory indices: the last ceil(fraction x count) trajectories validate."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    held_out = int(np.ceil(val_fraction * count)) if val_fraction > 0 else 0
+    if held_out >= count:
+        raise ValueError(f"--val-fraction {val_fraction} leaves no training trajectory out of {count}")
+    return list(range(count - held_out)), list(range(count - held_out, count))
+
+
+def prepare_dataset(args, world_model, ctx):
+    """(training dataset, validation dataset or None)."""
+    from vjepa_ac.training.clip_dataset import ClipDataset
+    from vjepa_ac.training.token_cache import (
+        CachedClipDataset,
+        TokenCache,
+        build_token_cache,
+        encoder_fingerprint,
+    )
+    from vjepa_ac.training.trajectories import load_many
+
+    clip_args = {"frames_per_clip": args.frames_per_clip, "stride": args.stride, "window_step": args.window_step}
+    if args.token_cache is None:
+        if not args.data:
+            raise SystemExit("error: give --data (and optionally --token-cache)")
+        trajectories = load_many(args.data, world_model.image_size)
+        train, val = split_indices(len(trajectories), args.val_fraction)
+        return (ClipDataset([trajectories[i] for i in train], **clip_args),
+                ClipDataset([trajectories[i] for i in val], **clip_args) if val else None)
+    fingerprint = encoder_fingerprint(world_model.encoder)
+    cache_path = Path(args.token_cache)
+    if not cache_path.is_file():
+        if not args.data:
+            raise SystemExit(f"error: token cache {cache_path} does not exist and no --data to build it from")
+        if ctx.is_main:
+            trajectories = load_many(args.data, world_model.image_size, lazy=True)
+            build_token_cache(cache_path, trajectories, world_model.encode, fingerprint, progress=not args.no_progress)
+        barrier()
+    cache = TokenCache(cache_path, expected_fingerprint=fingerprint)
+    train, val = split_indices(len(cache), args.val_fraction)
+    return (CachedClipDataset(cache, subset=train, **clip_args),
+            CachedClipDataset(cache, subset=val, **clip_args) if val else None)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from vjepa_ac.training.model_setup import build_world_model
+    from vjepa_ac.training.training_state import latest_checkpoint
+
+    ctx = init_distributed(args.device)
+    try:
+        import torch
+
+        torch.manual_seed(args.seed)
+        world_model, source = build_world_model(args.init_from, args.encoder, args.preset, args.predictor_preset,
+                                                args.seed)
+        world_model = world_model.to(ctx.device)
+        dataset, val_dataset = prepare_dataset(args, world_model, ctx)
+        if args.cache_only:
+            if args.token_cache is None:
+                raise SystemExit("error: --cache-only needs --token-cache")
+            if ctx.is_main:
+                print(json.dumps({"token_cache": args.token_cache, "clips": len(dataset)}))
+            return 0
+        config = ACTrainConfig(
+            steps=args.steps, batch_size=args.batch_size, lr=args.lr, start_lr=args.start_lr, final_lr=args.final_lr,
+            warmup_steps=args.warmup_steps, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+            rollout_steps=args.rollout_steps, precision=args.precision, seed=args.seed, log_every=args.log_every,
+            checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, stop_at=args.stop_at, num_workers=args.num_workers,
+        )  # fmt: skip
+        metadata = {**source, "data": [str(d) for d in args.data], "token_cache": args.token_cache,
+                    "frames_per_clip": args.frames_per_clip, "stride": args.stride}
+        trainer = ACTrainer(world_model, dataset, config, args.out, ctx, metadata, progress=not args.no_progress,
+                            val_dataset=val_dataset)
+        if args.resume:
+            checkpoint = latest_checkpoint(args.out)
+            if checkpoint is None:
+                raise SystemExit(f"error: --resume but no checkpoint in {args.out}")
+            trainer.resume(checkpoint)
+        history = trainer.fit()
+        if ctx.is_main:
+            timed = [m["clips_per_s"] for m in history[1:]] or [m["clips_per_s"] for m in history]
+            summary = {"step": trainer.step, "final_loss": history[-1]["loss"] if history else None,
+                       "clips_per_s": sum(timed) / len(timed) if timed else None, "clips": len(dataset),
+                       "world_size": ctx.world_size, "checkpoint": str(latest_checkpoint(args.out)),
+                       "val_loss": history[-1].get("val_loss") if history else None}
+            print(json.dumps(summary))
+    finally:
+        shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Resumable training state: optimizer, position in the data, step and every RNG, in one torch file.
+
+Model weights live next to it in the project's safetensors format; this file holds the rest, so that a
+resumed run replays exactly the steps an uninterrupted run would have taken.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+STATE_FILE = "training_state.pt"
+LATEST_FILE = "latest"
+
+
+def capture_rng() -> dict[str, Any]:
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_training_state(directory: str | os.PathLike, state: dict[str, Any]) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / STATE_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_training_state(directory: str | os.PathLike) -> dict[str, Any]:
+    path = Path(directory) / STATE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {STATE_FILE} in {directory}: not a resumable checkpoint")
+    # numpy RNG state and python tuples are not tensors: this file is ours, written by save_training_state.
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def checkpoint_dir(run_dir: str | os.PathLike, step: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"step_{step:08d}"
+
+
+def mark_latest(run_dir: str | os.PathLike, checkpoint: str | os.PathLike) -> None:
+    run_dir = Path(run_dir)
+    tmp = run_dir / (LATEST_FILE + ".tmp")
+    tmp.write_text(str(Path(checkpoint).resolve()) + "\n")
+    os.replace(tmp, run_dir / LATEST_FILE)
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    marker = Path(run_dir) / LATEST_FILE
+    if not marker.is_file():
+        return None
+    path = Path(marker.read_text().strip())
+    return path if (path / STATE_FILE).is_file() else None
