@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vjepa_ac.planning import CEMConfig, CEMPlanner, PlanResult, l1_energy
 from vjepa_ac.planning.pose_world_model import PoseFeatureWorldModel
@@ -247,6 +249,9 @@ def test_l1_energy_matches_definition_and_checks_shapes():
     expected = torch.stack([(p - goal).abs().mean() for p in pred])
     torch.testing.assert_close(l1_energy(pred, goal), expected)
     torch.testing.assert_close(l1_energy(pred[2], goal), expected[2])
+    per_sample_goals = torch.randn(5, 6, 4, generator=gen)
+    torch.testing.assert_close(l1_energy(pred, per_sample_goals), (pred - per_sample_goals).abs().mean(dim=(1, 2)))
+    torch.testing.assert_close(l1_energy(pred.bfloat16(), goal), (pred.bfloat16().float() - goal).abs().mean(dim=(1, 2)))
     with pytest.raises(ValueError):
         l1_energy(pred, goal[:, :3])
     with pytest.raises(ValueError):
@@ -272,3 +277,30 @@ def test_out_of_memory_halves_the_chunk_and_keeps_the_plan(model):
     assert batches[:3] == [80, 40, 20]  # halved until it fits, then kept
     assert max(batches[3:]) <= 20 and batches.count(20) == 3 * 4
     np.testing.assert_allclose(limited.actions, reference.actions, atol=1e-6)
+
+
+def test_compiled_rollout_gives_the_same_plan(model):
+    goal = frame(model, integrate_actions(START, torch.tensor([0.02, 0.01, 0, 0, 0, 0, 0], dtype=torch.float64)))
+    config = CEMConfig(samples=40, iterations=2, top_k=4)
+    eager = CEMPlanner(model, config).plan(frame(model, START), START, goal)
+    compiled = CEMPlanner(model, CEMConfig(**{**config.__dict__, "compile": "eager"}))
+    assert compiled._rollout is not model.rollout
+    np.testing.assert_allclose(compiled.plan(frame(model, START), START, goal).actions, eager.actions, atol=1e-6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.floats(min_value=-0.5, max_value=0.5), min_size=7, max_size=7),
+    st.integers(min_value=1, max_value=3),
+    st.booleans(),
+    st.floats(min_value=0.01, max_value=0.2),
+)
+def test_returned_plans_are_always_feasible(model, displacement, horizon, rotation_enabled, radius):
+    config = CEMConfig(
+        samples=30, iterations=2, top_k=3, horizon=horizon, l1_radius=radius, rotation_enabled=rotation_enabled
+    )
+    result, _, _ = plan_toward(model, displacement, config)
+    space = config.action_space()
+    assert bool(space.contains(torch.from_numpy(result.actions)).all())
+    assert bool(space.contains(torch.from_numpy(result.action)))
+    assert (np.abs(result.actions[:, :3]).sum(-1) <= radius).all()

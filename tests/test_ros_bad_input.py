@@ -108,6 +108,13 @@ def test_stale_camera_stamps():
         assert_rejected(rig, WARN, "camera image is stale")
 
 
+def test_camera_on_another_clock_plans_by_arrival_time():
+    """trust_header_stamps=false: the same back-dated stamps no longer block planning."""
+    with Rig(planner_params={"trust_header_stamps": False}) as rig:
+        rig.feeder.image_stamp_age_s = 3.0
+        assert wait_for(lambda: rig.recorder.count("command/delta") >= 2, 15), rig.messages()
+
+
 def test_camera_stops_then_commands_stop():
     with Rig() as rig:
         assert wait_for(lambda: rig.recorder.count("command/delta") >= 2, 15), rig.messages()
@@ -170,3 +177,32 @@ class OversizedPlanner(NaNPlanner):
 def test_plan_outside_l1_ball_is_not_published():
     with Rig(planner_factory=OversizedPlanner) as rig:
         assert_rejected(rig, ERROR, "exceeds l1_radius")
+
+
+def test_planner_process_with_missing_checkpoint_stays_up_and_reports():
+    """The console entry point (`ros2 run vjepa_ac planner_node`) with config/planner.yaml, over DDS."""
+    import subprocess
+    import sys
+
+    from diagnostic_msgs.msg import DiagnosticArray
+    from ros_test_support import REPO_ROOT, RUN_ENV, Recorder, Spinner
+
+    from vjepa_ac.ros.qos import VISUALIZATION_QOS
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vjepa_ac.ros.planner_node", "--ros-args", "--params-file",
+         str(REPO_ROOT / "config" / "planner.yaml"), "-p", "checkpoint:=/nonexistent/model_dir"],
+        cwd=REPO_ROOT, env=RUN_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    recorder = Recorder().record(DiagnosticArray, "/diagnostics", VISUALIZATION_QOS)
+    try:
+        with Spinner(recorder):
+            assert wait_for(lambda: any(
+                s.level == ERROR and "checkpoint not found: /nonexistent/model_dir" in s.message
+                for s in recorder.diagnostics_of("vjepa_ac_planner")), 60)
+            time.sleep(1.0)
+            assert process.poll() is None, "planner process exited"
+    finally:
+        recorder.destroy_node()
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "checkpoint not found: /nonexistent/model_dir" in output

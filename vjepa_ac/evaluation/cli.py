@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--horizon", type=int, default=1)
     p.add_argument("--l1-radius", type=float, default=0.075)
+    p.add_argument("--budgets", default=None,
+                   help="comma-separated actions per goal image, overriding the task's (e.g. 3 or 1,1,1); "
+                        "for quick checks only: the documented criteria use the defaults")
     p.add_argument("--json", type=Path, default=None, help="write the summary + per-episode records here")
     p.add_argument("--out", type=Path, default=None, help="directory for GIFs and plots")
     p.add_argument("--gifs", type=int, default=2, help="with --out: GIFs for this many episodes (first ones)")
@@ -59,6 +62,11 @@ def main(argv=None) -> int:
     if args.seed < EVALUATION_SEED_START and not args.allow_training_seeds:
         raise SystemExit(f"--seed {args.seed} overlaps the training seeds (< {EVALUATION_SEED_START}); "
                          "pass --allow-training-seeds to do it anyway")
+    try:
+        budgets = None if args.budgets is None else [int(b) for b in args.budgets.split(",") if b.strip()]
+        task = make_task(args.task, budgets=budgets)
+    except ValueError as error:
+        raise SystemExit(f"--budgets {args.budgets!r}: {error}") from error
     from tqdm import tqdm
 
     from vjepa_ac.models import load_world_model
@@ -69,7 +77,6 @@ def main(argv=None) -> int:
     config = CEMConfig(samples=args.samples, iterations=args.iters, top_k=args.top_k, horizon=args.horizon,
                        l1_radius=args.l1_radius)
     planner = CEMPlanner(world_model, config)
-    task = make_task(args.task)
     sim = make_sim(args.engine, image_size=args.camera_size)
     records = []
     started = time.time()
@@ -87,7 +94,7 @@ def main(argv=None) -> int:
         sim.close()
     settings = {"checkpoint": args.checkpoint or "embedded", "samples": args.samples, "iterations": args.iters,
                 "top_k": args.top_k, "horizon": args.horizon, "l1_radius": args.l1_radius,
-                "camera_size": args.camera_size, "first_seed": args.seed, "device": args.device,
+                "camera_size": args.camera_size, "first_seed": args.seed, "budgets": budgets, "device": args.device,
                 "wall_seconds": time.time() - started}
     summary = summarize(args.task, args.engine, records, settings)
     print(markdown_table([summary]), end="")

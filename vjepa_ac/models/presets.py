@@ -268,10 +268,10 @@ PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
     "ac_micro": PredictorConfig(
         image_size=64, patch_size=16, encoder_dim=96, embed_dim=64, depth=2, num_heads=4, mlp_hidden_dim=256
     ),
-    # The shipped embedded model; sized so CEM at 800 samples x 10 iterations stays near 1-2 s per action
-    # on 2 CPU cores. States are wrapped around a pointing-down hand (see ac_predictor.wrap_state_euler).
+    # The shipped embedded model; sized so CEM at 800 samples x 10 iterations stays under ~2 s per action
+    # on 2 CPU cores (width 96 measured ~4 s of one core per plan, too slow). States are wrapped around a pointing-down hand (see ac_predictor.wrap_state_euler).
     "ac_embedded": PredictorConfig(
-        image_size=64, patch_size=16, encoder_dim=128, embed_dim=96, depth=4, num_heads=4, mlp_hidden_dim=384,
+        image_size=64, patch_size=16, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
     ),
 }

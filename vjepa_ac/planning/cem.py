@@ -20,13 +20,13 @@ __all__ = ["CEMConfig", "CEMPlanner", "PlanResult", "rollout_energies"]
 class CEMConfig:
     """Planner settings; defaults follow the paper (N=800, 10 iterations, top-10, H=1, L1 0.075).
 
-    Momentum is the weight kept by the old value: new = m·old + (1−m)·elite statistic.
-    Initial std: translation = `l1_radius`, rotation = `rotation_radius`, gripper = `init_std_gripper`
-    (the reference's maxnorm / 1). `include_mean` evaluates the current mean as one of the N samples
-    so a good warm start is never lost to sampling noise; `return_best` returns the best evaluated
-    sequence instead of the final mean when it has lower energy (the reference always returns the
-    mean). `gripper_deadband` rounds the *executed*
-    gripper delta to 0 when smaller (reference notebook: 0.25; 0 disables).
+    Momentum is the weight kept by the old value: new = m·old + (1−m)·elite statistic (separate
+    values for the gripper). Initial std: translation `l1_radius`, rotation `rotation_radius`,
+    gripper `init_std_gripper` (the reference's maxnorm and 1). Beyond the reference:
+    `include_mean` evaluates the current mean as one of the N samples so a good warm start is not
+    lost to sampling noise; `return_best` returns the best evaluated sequence when it beats the
+    final mean; `gripper_deadband` zeroes a smaller *executed* gripper delta (notebook: 0.25).
+    `autocast` = bf16 autocast on CUDA (CPU always runs in the model dtype).
     """
 
     samples: int = 800
@@ -52,7 +52,7 @@ class CEMConfig:
     return_best: bool = True
     gripper_deadband: float = 0.0
     autocast: bool = True
-    compile: bool = False
+    compile: bool | str = False  # True: torch.compile the rollout (inductor); a string names the backend
 
     def __post_init__(self):
         for name in ("samples", "iterations", "top_k", "horizon"):
@@ -174,7 +174,11 @@ class CEMPlanner:
         self._momentum_mean = c.per_dim(c.momentum_mean, c.momentum_mean, c.momentum_mean_gripper)
         self._momentum_std = c.per_dim(c.momentum_std, c.momentum_std, c.momentum_std_gripper)
         self._active = active
-        self._rollout = torch.compile(world_model.rollout) if c.compile else world_model.rollout
+        if c.compile:
+            backend = c.compile if isinstance(c.compile, str) else "inductor"
+            self._rollout = torch.compile(world_model.rollout, backend=backend)
+        else:
+            self._rollout = world_model.rollout
         self._chunk_size = c.chunk_size
         self.reset()
 

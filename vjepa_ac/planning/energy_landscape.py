@@ -67,8 +67,8 @@ def energy_grid(
     if base.shape != (ACTION_DIM,):
         raise ValueError(f"base_action must have 7 entries, got shape {tuple(base.shape)}")
 
-    axis = torch.linspace(-extent, extent, steps)
-    first, second = torch.meshgrid(axis, axis, indexing="ij")
+    axis = torch.linspace(-extent, extent, steps, dtype=torch.float64)
+    first, second = torch.meshgrid(axis.float(), axis.float(), indexing="ij")
     actions = base.repeat(steps * steps, 1)
     actions[:, dims[0]] = first.reshape(-1)
     actions[:, dims[1]] = second.reshape(-1)
@@ -85,9 +85,10 @@ def energy_grid(
     grid = energies.reshape(steps, steps).cpu().double().numpy()
     i, j = np.unravel_index(int(np.argmin(grid)), grid.shape)
     best = actions[i * steps + j].double().numpy()
+    best[list(dims)] = [axis[i].item(), axis[j].item()]
     return EnergyGrid(
         energies=grid,
-        axis=axis.double().numpy(),
+        axis=axis.numpy(),
         dims=dims,
         base_action=base.double().numpy(),
         argmin=np.array([axis[i].item(), axis[j].item()]),

@@ -65,6 +65,7 @@ PLANNER_PARAMETERS = (
     _p("max_sensor_age_s", 1.0, "float", "camera/pose/gripper older than this are stale: no planning", 0.0),
     _p("wait_for_new_frame", True, "bool", "plan only on camera frames stamped after the last command"),
     _p("command_settle_s", 0.0, "float", "extra time after a command before a frame counts as new", 0.0),
+    _p("trust_header_stamps", True, "bool", "judge freshness by header stamps too (false: cameras on another clock)"),
     _p("start_enabled", True, "bool", "plan as soon as a goal and fresh data exist (else call ~/enable)"),
     # input / output conventions
     _p("image_crop", "center", "str", "center (square crop) or none (squash) before resizing"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,6 +183,8 @@ class PlannerNode(Node):
         self._camera_frames = 0
         self._camera_latency_s = float("nan")
         self._last_plan_seconds = float("nan")
+        self._last_encode_seconds = float("nan")
+        self._last_step_seconds = float("nan")
         self._last_energy = float("nan")
         self.world_model = None
         self.planner = None
@@ -280,6 +283,10 @@ class PlannerNode(Node):
             setattr(self, attribute, sample)
             self._input_errors.pop(key, None)
 
+    def _usable_stamp(self, stamp_ns: int) -> int:
+        """0 (= judge by arrival time) unless header stamps come from this machine's clock."""
+        return stamp_ns if self.settings is None or self.settings.trust_header_stamps else 0
+
     def _on_image(self, msg: Image) -> None:
         now_ns = self.get_clock().now().nanoseconds
         try:
@@ -289,11 +296,12 @@ class PlannerNode(Node):
         except ImageConversionError as exc:
             self._reject_input("camera", f"camera image rejected: {exc}", clear="_camera")
             return
-        sample = _Sample(rgb, _stamp_ns(msg.header), now_ns, msg.header.frame_id)
+        stamp_ns = _stamp_ns(msg.header)
         with self._lock:
             self._camera_frames += 1
-            if sample.stamp_ns > 0:
-                self._camera_latency_s = (now_ns - sample.stamp_ns) / 1e9
+            if stamp_ns > 0:
+                self._camera_latency_s = (now_ns - stamp_ns) / 1e9
+        sample = _Sample(rgb, self._usable_stamp(stamp_ns), now_ns, msg.header.frame_id)
         self._accept_input("camera", "_camera", sample)
 
     def _on_pose(self, msg: PoseStamped) -> None:
@@ -303,7 +311,8 @@ class PlannerNode(Node):
         except StateInputError as exc:
             self._reject_input("ee_pose", f"EE pose rejected: {exc}", clear="_pose")
             return
-        self._accept_input("ee_pose", "_pose", _Sample(pose6, _stamp_ns(msg.header), now_ns, msg.header.frame_id))
+        self._accept_input("ee_pose", "_pose", _Sample(pose6, self._usable_stamp(_stamp_ns(msg.header)), now_ns,
+                                                        msg.header.frame_id))
 
     def _on_gripper(self, msg: JointState) -> None:
         now_ns = self.get_clock().now().nanoseconds
@@ -314,7 +323,7 @@ class PlannerNode(Node):
         except StateInputError as exc:
             self._reject_input("gripper", f"gripper state rejected: {exc}", clear="_gripper")
             return
-        self._accept_input("gripper", "_gripper", _Sample(closedness, _stamp_ns(msg.header), now_ns))
+        self._accept_input("gripper", "_gripper", _Sample(closedness, self._usable_stamp(_stamp_ns(msg.header)), now_ns))
 
     def _on_goal_image(self, msg: Image) -> None:
         try:
@@ -497,9 +506,13 @@ class PlannerNode(Node):
 
         closedness = gripper.value if gripper is not None else 0.0
         state = np.concatenate([pose.value, [closedness]])
+        started = time.perf_counter()
         current = self._encode(camera.value)[0]
+        encoded = time.perf_counter()
         result = self.planner.plan(current, state, schedule.current_goal())
+        self._last_encode_seconds = encoded - started
         self._last_plan_seconds = float(result.seconds)
+        self._last_step_seconds = time.perf_counter() - started
         problem = self._check_plan(result)
         if problem:
             self.get_logger().error(f"plan rejected, no command: {problem}", throttle_duration_sec=2.0)
@@ -588,6 +601,8 @@ class PlannerNode(Node):
             values = {
                 "enabled": self.enabled,
                 "plan_latency_s": self._last_plan_seconds,
+                "encode_latency_s": self._last_encode_seconds,
+                "step_latency_s": self._last_step_seconds,
                 "energy": self._last_energy,
                 "goal_age_s": (now_ns - goal_ns) / 1e9 if goal_ns else float("nan"),
                 "goal_source": self._goal_source,

@@ -15,8 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 # Planner-like exploration: steps up to the planner's L1 radius, no yaw, rare gripper toggles, so the
 # model sees the actions CEM will ask it about (the planner freezes rotation by default).
 EXPLORE_EPISODES = 450
@@ -59,20 +57,102 @@ def collect(out: Path, engine: str = "mujoco", explore_episodes: int = EXPLORE_E
     return summary
 
 
+ENCODER_PRESET = "vit_embedded"
+PREDICTOR_PRESET = "ac_embedded"
+PRETRAIN_ARGS = ["--frames-per-clip", "4", "--stride", "1", "--steps", "1200", "--batch-size", "32",
+                 "--collapse-every", "100", "--log-every", "20", "--checkpoint-every", "200", "--seed", "0"]
+PREDICTOR_ARGS = ["--frames-per-clip", "4", "--stride", "1", "--steps", "2000", "--batch-size", "32",
+                  "--lr", "1e-3", "--rollout-steps", "2", "--val-fraction", "0.05", "--eval-every", "500",
+                  "--log-every", "20", "--checkpoint-every", "250", "--seed", "0"]
+DEFAULT_ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "embedded_model"
+
+
+def _run_stage(main, argv: list[str], out: Path, steps: int, what: str) -> Path:
+    """Run a training CLI to `steps`, resuming an interrupted run; returns its final checkpoint."""
+    from vjepa_ac.training.training_state import latest_checkpoint
+
+    latest = latest_checkpoint(out)
+    if latest is None or latest.name != f"step_{steps:08d}":
+        if main(argv + (["--resume"] if latest is not None else [])) != 0:
+            raise SystemExit(f"{what} failed")
+        latest = latest_checkpoint(out)
+    return latest
+
+
+def _steps(args: list[str]) -> int:
+    return int(args[args.index("--steps") + 1])
+
+
+def pretrain(work: Path) -> Path:
+    from vjepa_ac.training import pretrain_encoder
+
+    out = work / "encoder"
+    argv = ["--data", str(work / "episodes"), "--encoder-preset", ENCODER_PRESET, "--out", str(out), *PRETRAIN_ARGS]
+    return _run_stage(pretrain_encoder.main, argv, out, _steps(PRETRAIN_ARGS), "encoder pre-training")
+
+
+def train_predictor(work: Path, encoder_checkpoint: Path) -> Path:
+    from vjepa_ac.training import train_predictor as trainer_cli
+
+    out = work / "predictor"
+    argv = ["--encoder", str(encoder_checkpoint), "--predictor-preset", PREDICTOR_PRESET,
+            "--data", str(work / "episodes"), "--token-cache", str(work / "tokens.safetensors"),
+            "--out", str(out), *PREDICTOR_ARGS]
+    return _run_stage(trainer_cli.main, argv, out, _steps(PREDICTOR_ARGS), "predictor post-training")
+
+
+def package(work: Path, checkpoint: Path, destination: Path) -> Path:
+    """Copy the trained world model into the package with the facts a model card needs."""
+    from vjepa_ac.models import load_world_model, save_world_model
+
+    world_model = load_world_model(checkpoint)
+    collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
+    metadata = {
+        "name": "vjepa_ac embedded V-JEPA 2-AC (MuJoCo)",
+        "encoder_preset": ENCODER_PRESET,
+        "predictor_preset": PREDICTOR_PRESET,
+        "data": collection,
+        "pretrain_args": PRETRAIN_ARGS,
+        "predictor_args": PREDICTOR_ARGS,
+        "source_checkpoint": str(checkpoint),
+    }
+    save_world_model(world_model, destination, metadata=metadata)
+    return destination
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vjepa-ac-train-embedded", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", type=Path, default=Path("runs/embedded"), help="data + intermediate outputs")
-    p.add_argument("--stages", default="collect", help="comma list of: collect")
+    p.add_argument("--stages", default="collect,pretrain,predictor,package",
+                   help="comma list of: collect, pretrain, predictor, package")
+    p.add_argument("--destination", type=Path, default=DEFAULT_ASSET_DIR,
+                   help="where `package` writes the model (default: the package's embedded model)")
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    np.set_printoptions(precision=4)
+    unknown = set(stages) - {"collect", "pretrain", "predictor", "package"}
+    if unknown:
+        raise SystemExit(f"unknown stages: {sorted(unknown)}")
+    started = time.perf_counter()
     if "collect" in stages:
         print(json.dumps(collect(args.work / "episodes")))
+    checkpoint = None
+    if "pretrain" in stages or "predictor" in stages:
+        encoder_checkpoint = pretrain(args.work)
+        if "predictor" in stages:
+            checkpoint = train_predictor(args.work, encoder_checkpoint)
+    if "package" in stages:
+        from vjepa_ac.training.training_state import latest_checkpoint
+
+        checkpoint = checkpoint or latest_checkpoint(args.work / "predictor")
+        if checkpoint is None:
+            raise SystemExit(f"no predictor checkpoint under {args.work / 'predictor'}")
+        print(f"packaged {package(args.work, checkpoint, args.destination)}")
+    print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -1,0 +1,158 @@
+"""`run_episode`, `vjepa-ac-eval --json/--out` and the summary report, end to end with a real (tiny) model.
+
+Plumbing tests only: the world model is the "micro" preset with explicit random initialisation, so success
+rates mean nothing here; what is checked is that episodes run the documented number of actions through
+the sub-goal schedule, and that the JSON, GIFs and Markdown carry what the docs promise.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vjepa_ac.evaluation import make_task, run_episode
+from vjepa_ac.evaluation.cli import main as eval_main
+from vjepa_ac.evaluation.summary_report import main as summary_main
+from vjepa_ac.evaluation.summary_report import merge_summaries
+from vjepa_ac.models import (
+    ActionConditionedPredictor,
+    VisionEncoder,
+    WorldModel,
+    encoder_preset,
+    initialize_weights,
+    predictor_preset,
+    save_world_model,
+)
+from vjepa_ac.planning import CEMConfig, CEMPlanner
+from vjepa_ac.simulation import make_sim
+
+S = 32
+TINY_CEM = ["--samples", "16", "--iters", "2", "--top-k", "4", "--camera-size", str(S)]
+SUMMARY_KEYS = {"task", "engine", "episodes", "successes", "success_rate", "mean_final_distance_m",
+                "seconds_per_action", "settings", "records"}
+
+
+def random_micro_model() -> WorldModel:
+    """Untrained "micro" world model (explicit seeded random init): exercises the plumbing, not planning."""
+    generator = torch.Generator().manual_seed(0)
+    encoder = initialize_weights(VisionEncoder(encoder_preset("vit_micro")), generator=generator)
+    predictor = initialize_weights(ActionConditionedPredictor(predictor_preset("ac_micro")), generator=generator)
+    return WorldModel(encoder, predictor)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return save_world_model(random_micro_model(), tmp_path_factory.mktemp("model") / "micro")
+
+
+@pytest.fixture(scope="module")
+def eval_runs(checkpoint, tmp_path_factory):
+    """Two real CLI runs: reach (2 episodes x 3 actions, GIF for the first) and pick-and-place (1,1,1, GIF)."""
+    root = tmp_path_factory.mktemp("eval")
+    reach_json, pnp_json = root / "reach.json", root / "pnp.json"
+    assert eval_main(["--task", "reach", "--episodes", "2", "--budgets", "3", "--checkpoint", str(checkpoint),
+                      "--json", str(reach_json), "--out", str(root), "--gifs", "1", *TINY_CEM]) == 0
+    assert eval_main(["--task", "pick-and-place", "--episodes", "1", "--seed", "100002", "--budgets", "1,1,1",
+                      "--checkpoint", str(checkpoint), "--json", str(pnp_json), "--out", str(root), *TINY_CEM]) == 0
+    return root, reach_json, pnp_json
+
+
+def test_run_episode_follows_the_subgoal_schedule(checkpoint):
+    from vjepa_ac.models import load_world_model
+
+    world_model = load_world_model(checkpoint)
+    planner = CEMPlanner(world_model, CEMConfig(samples=16, iterations=2, top_k=4))
+    task = make_task("pick-and-place", budgets=[1, 2, 1])
+    with make_sim("mujoco", image_size=S) as sim:
+        record = run_episode(sim, world_model, planner, task, 100000, record_frames=True)
+        assert record.actions_executed == 4
+        assert record.subgoal_index == [0, 1, 1, 2]
+        assert len(record.energies) == len(record.plan_seconds) == len(record.distances_m) == 4
+        assert all(np.isfinite(record.energies)) and min(record.plan_seconds) > 0
+        assert len(record.frames) == 5 and len(record.goal_images) == 3
+        # The executed actions are the planner's, inside its action space, and they moved the arm.
+        actions = np.array(record.actions)
+        assert np.all(np.abs(actions[:, :3]).sum(axis=1) <= 0.075 + 1e-6)
+        assert not np.array_equal(record.frames[0], record.frames[-1])
+        # Distances and the verdict are the task's, from the simulator's final state.
+        assert record.distances_m[-1] == pytest.approx(record.final_distance_m)
+        assert set(record.details) == {"gripper_open", "cube_resting", "cube_z_m"}
+        data = json.loads(json.dumps(record.to_json()))
+        assert "frames" not in data and data["seed"] == 100000 and data["task"] == "pick-and-place"
+
+
+def test_cli_json_and_gif(eval_runs):
+    root, reach_json, _ = eval_runs
+    summary = json.loads(reach_json.read_text())
+    assert SUMMARY_KEYS <= set(summary)
+    assert summary["task"] == "reach" and summary["engine"] == "mujoco" and summary["episodes"] == 2
+    records = summary["records"]
+    assert [r["seed"] for r in records] == [100000, 100001]
+    assert all(r["actions_executed"] == 3 and len(r["actions"]) == 3 for r in records)
+    assert summary["successes"] == sum(r["success"] for r in records)
+    assert summary["success_rate"] == pytest.approx(summary["successes"] / 2)
+    assert summary["mean_final_distance_m"] == pytest.approx(np.mean([r["final_distance_m"] for r in records]))
+    assert summary["seconds_per_action"] > 0
+    assert summary["settings"]["samples"] == 16 and summary["settings"]["budgets"] == [3]
+    gif = root / "reach_mujoco_seed100000.gif"
+    assert gif.is_file() and not (root / "reach_mujoco_seed100001.gif").exists()
+    with Image.open(gif) as im:
+        assert im.n_frames == 4  # start + one frame per action
+    assert (root / "reach_mujoco_energy_latency.png").is_file()
+
+
+def test_cli_refuses_training_seeds_and_bad_budgets(checkpoint):
+    with pytest.raises(SystemExit, match="training seeds"):
+        eval_main(["--seed", "5", "--checkpoint", str(checkpoint)])
+    with pytest.raises(SystemExit, match="budgets"):
+        eval_main(["--task", "pick-and-place", "--budgets", "3", "--checkpoint", str(checkpoint)])
+
+
+def test_summary_report_combines_runs_and_copies_gifs(eval_runs, tmp_path, capsys):
+    root, reach_json, pnp_json = eval_runs
+    out = tmp_path / "summary"
+    assert summary_main([str(reach_json), str(pnp_json), "--out", str(out)]) == 0
+    text = (out / "summary.md").read_text()
+    reach, pnp = json.loads(reach_json.read_text()), json.loads(pnp_json.read_text())
+    assert f"| reach | mujoco | 2 | {100 * reach['success_rate']:.0f}% ({reach['successes']}/2) |" in text
+    assert f"| pick-and-place | mujoco | 1 | {100 * pnp['success_rate']:.0f}% ({pnp['successes']}/1) |" in text
+    assert "`grasp`" not in text and "`pick-and-place`: sub-goals" in text
+    # Both GIFs the runs wrote (one per row) are copied and embedded.
+    gifs = ["pick-and-place_mujoco_seed100002.gif", "reach_mujoco_seed100000.gif"]
+    assert sorted(p.name for p in (out / "gifs").iterdir()) == gifs
+    for name in gifs:
+        assert f"](gifs/{name})" in text
+        assert (out / "gifs" / name).read_bytes() == (root / name).read_bytes()
+    # Chosen GIFs only, with --gif.
+    chosen = tmp_path / "chosen"
+    assert summary_main([str(reach_json), str(pnp_json), "--out", str(chosen), "--gif", str(root / gifs[0])]) == 0
+    assert [p.name for p in (chosen / "gifs").iterdir()] == gifs[:1]
+    with pytest.raises(SystemExit, match="no episode"):
+        summary_main([str(reach_json), "--out", str(chosen), "--gif", str(root / gifs[0])])
+
+
+def test_summary_report_merges_shards_and_rejects_repeated_seeds(eval_runs, tmp_path):
+    _, reach_json, _ = eval_runs
+    summary = json.loads(reach_json.read_text())
+    shards = []
+    for i, record in enumerate(summary["records"]):
+        shard = dict(summary, records=[record], episodes=1, successes=int(record["success"]),
+                     success_rate=float(record["success"]), settings=dict(summary["settings"],
+                                                                          first_seed=record["seed"]))
+        path = tmp_path / f"shard{i}.json"
+        path.write_text(json.dumps(shard))
+        shards.append(path)
+    from vjepa_ac.evaluation.summary_report import load_summary
+
+    merged = merge_summaries([load_summary(p) for p in shards])
+    assert len(merged) == 1
+    assert merged[0]["episodes"] == 2 and merged[0]["successes"] == summary["successes"]
+    assert merged[0]["mean_final_distance_m"] == pytest.approx(summary["mean_final_distance_m"])
+    assert merged[0]["seconds_per_action"] == pytest.approx(summary["seconds_per_action"])
+    with pytest.raises(SystemExit, match="repeat seeds"):
+        summary_main([str(reach_json), str(shards[0]), "--out", str(tmp_path / "dup")])
+    with pytest.raises(SystemExit, match="not a vjepa-ac-eval"):
+        (tmp_path / "bad.json").write_text("{}")
+        summary_main([str(tmp_path / "bad.json"), "--out", str(tmp_path / "bad")])

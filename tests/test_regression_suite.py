@@ -1,0 +1,94 @@
+"""Success-rate floors of the embedded default model on fixed evaluation seeds (docs/evaluation.md).
+
+The full suite (every task, REGRESSION_EPISODES seeds each) is marked `regression` and runs with
+`make regression`; a reduced but real slice (reach, SLICE_SEEDS, default CEM) runs in the default test run.
+A missing embedded model fails these tests: a skipped regression suite would look like a passing one.
+"""
+
+import numpy as np
+import pytest
+
+from vjepa_ac.evaluation import make_task, run_episode
+from vjepa_ac.evaluation.tasks import EVALUATION_SEED_START
+from vjepa_ac.models import CheckpointError, load_world_model
+from vjepa_ac.planning import CEMConfig, CEMPlanner
+from vjepa_ac.simulation import make_sim
+
+ENGINE = "mujoco"
+CAMERA_SIZE = 128  # vjepa-ac-eval's default camera resolution
+REGRESSION_FIRST_SEED = EVALUATION_SEED_START
+REGRESSION_EPISODES = 50
+SUCCESS_FLOORS = {
+    "reach": 0.9,
+    # TODO(lead): set after measuring the embedded model with `make regression`; 0.0 only checks that
+    # the suite runs end to end.
+    "grasp": 0.0,
+    "reach-with-object": 0.0,  # TODO(lead): measure and set
+    "pick-and-place": 0.0,  # TODO(lead): measure and set
+    "pick-and-place-single-goal": 0.0,  # TODO(lead): measure and set
+}
+# Default-run slice: reach with the default CEM (800 samples x 10 iterations).
+SLICE_TASK = "reach"
+SLICE_SEEDS = (100000, 100001, 100002)
+SLICE_MIN_SUCCESSES = 2
+
+
+@pytest.fixture(scope="module")
+def embedded_model():
+    """The model, or the reason it could not be loaded: failing in the test (not the fixture) reports FAILED."""
+    try:
+        return load_world_model(None)
+    except CheckpointError as error:
+        return error
+
+
+def _require(model):
+    if isinstance(model, Exception):
+        pytest.fail(f"the regression suite needs the embedded default model (vjepa_ac/assets/embedded_model/), "
+                    f"which could not be loaded: {model}", pytrace=False)
+    return model
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = make_sim(ENGINE, image_size=CAMERA_SIZE)
+    yield s
+    s.close()
+
+
+def _run(world_model, sim, task_name, seeds):
+    planner = CEMPlanner(world_model, CEMConfig())
+    task = make_task(task_name)
+    return [run_episode(sim, world_model, planner, task, seed) for seed in seeds]
+
+
+def _table(records) -> str:
+    return "\n".join(f"  seed {r.seed}: {'success' if r.success else 'failure'}, final distance "
+                     f"{r.final_distance_m:.3f} m, {r.details}" for r in records)
+
+
+def test_seed_constants_are_evaluation_seeds():
+    assert min(SLICE_SEEDS) >= EVALUATION_SEED_START and REGRESSION_FIRST_SEED >= EVALUATION_SEED_START
+    assert set(SUCCESS_FLOORS) == {"reach", "grasp", "reach-with-object", "pick-and-place",
+                                   "pick-and-place-single-goal"}
+    assert SUCCESS_FLOORS["reach"] >= 0.9
+
+
+def test_reach_slice_with_default_cem(embedded_model, sim):
+    records = _run(_require(embedded_model), sim, SLICE_TASK, SLICE_SEEDS)
+    successes = sum(r.success for r in records)
+    assert all(r.actions_executed == 15 for r in records)
+    assert successes >= SLICE_MIN_SUCCESSES, (
+        f"{SLICE_TASK}: {successes}/{len(records)} successes, need {SLICE_MIN_SUCCESSES}\n{_table(records)}")
+
+
+@pytest.mark.regression
+@pytest.mark.parametrize("task_name", list(SUCCESS_FLOORS))
+def test_success_rate_floor(embedded_model, sim, task_name):
+    seeds = range(REGRESSION_FIRST_SEED, REGRESSION_FIRST_SEED + REGRESSION_EPISODES)
+    records = _run(_require(embedded_model), sim, task_name, seeds)
+    rate = float(np.mean([r.success for r in records]))
+    floor = SUCCESS_FLOORS[task_name]
+    print(f"{task_name}: success rate {rate:.2f} over {len(records)} seeds (floor {floor}), mean final distance "
+          f"{np.mean([r.final_distance_m for r in records]):.3f} m")
+    assert rate >= floor, f"{task_name}: success rate {rate:.2f} < floor {floor}\n{_table(records)}"
