@@ -254,6 +254,9 @@ ENCODER_PRESETS: dict[str, EncoderConfig] = {
     # The shipped embedded model (trained in MuJoCo by `vjepa-ac-train-embedded`): 4x4 tokens of a 64 px frame.
     "vit_embedded": EncoderConfig(image_size=64, patch_size=16, embed_dim=128, depth=4, num_heads=4,
                                   mlp_hidden_dim=512),
+    # Same token count from a 128 px frame (32 px patches): finer detail of the small gripper per token.
+    "vit_embedded_hr": EncoderConfig(image_size=128, patch_size=32, embed_dim=128, depth=4, num_heads=4,
+                                     mlp_hidden_dim=512),
 }
 
 PREDICTOR_PRESETS: dict[str, PredictorConfig] = {

@@ -24,8 +24,8 @@ def stop_executor(executor, timeout_sec: float = 10.0) -> None:
     executor.shutdown(timeout_sec=timeout_sec)
 
 
-def spin_nodes(nodes, duration_s: float | None = None, threads: int = 4) -> None:
-    """Spin until Ctrl-C, ROS shutdown or `duration_s`; then stop the executor and destroy the nodes."""
+def spin_nodes(nodes, duration_s: float | None = None, threads: int = 4, until=None) -> None:
+    """Spin until Ctrl-C, ROS shutdown, `duration_s` or `until()` is true; then stop and destroy the nodes."""
     executor = MultiThreadedExecutor(num_threads=threads)
     for node in nodes:
         executor.add_node(node)
@@ -33,6 +33,8 @@ def spin_nodes(nodes, duration_s: float | None = None, threads: int = 4) -> None
     try:
         while rclpy.ok() and (deadline is None or time.monotonic() < deadline):
             executor.spin_once(timeout_sec=0.1)
+            if until is not None and until():
+                break
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -83,11 +83,11 @@ def _steps(args: list[str]) -> int:
     return int(args[args.index("--steps") + 1])
 
 
-def pretrain(work: Path) -> Path:
+def pretrain(work: Path, encoder_preset: str = ENCODER_PRESET) -> Path:
     from vjepa_ac.training import pretrain_encoder
 
     out = work / "encoder"
-    argv = ["--data", str(work / "episodes"), "--encoder-preset", ENCODER_PRESET, "--out", str(out), *PRETRAIN_ARGS]
+    argv = ["--data", str(work / "episodes"), "--encoder-preset", encoder_preset, "--out", str(out), *PRETRAIN_ARGS]
     return _run_stage(pretrain_encoder.main, argv, out, _steps(PRETRAIN_ARGS), "encoder pre-training")
 
 
@@ -101,7 +101,7 @@ def train_predictor(work: Path, encoder_checkpoint: Path) -> Path:
     return _run_stage(trainer_cli.main, argv, out, _steps(PREDICTOR_ARGS), "predictor post-training")
 
 
-def package(work: Path, checkpoint: Path, destination: Path) -> Path:
+def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str = ENCODER_PRESET) -> Path:
     """Copy the trained world model into the package with the facts a model card needs."""
     from vjepa_ac.models import load_world_model, save_world_model
 
@@ -109,7 +109,7 @@ def package(work: Path, checkpoint: Path, destination: Path) -> Path:
     collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
     metadata = {
         "name": "vjepa_ac embedded V-JEPA 2-AC (MuJoCo)",
-        "encoder_preset": ENCODER_PRESET,
+        "encoder_preset": encoder_preset,
         "predictor_preset": PREDICTOR_PRESET,
         "data": collection,
         "pretrain_args": PRETRAIN_ARGS,
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", type=Path, default=Path("runs/embedded"), help="data + intermediate outputs")
     p.add_argument("--stages", default="collect,pretrain,predictor,package",
                    help="comma list of: collect, pretrain, predictor, package")
+    p.add_argument("--encoder-preset", default=ENCODER_PRESET, help="models encoder preset to pre-train")
     p.add_argument("--destination", type=Path, default=DEFAULT_ASSET_DIR,
                    help="where `package` writes the model (default: the package's embedded model)")
     return p
@@ -142,7 +143,7 @@ def main(argv=None) -> int:
         print(json.dumps(collect(args.work / "episodes")))
     checkpoint = None
     if "pretrain" in stages or "predictor" in stages:
-        encoder_checkpoint = pretrain(args.work)
+        encoder_checkpoint = pretrain(args.work, args.encoder_preset)
         if "predictor" in stages:
             checkpoint = train_predictor(args.work, encoder_checkpoint)
     if "package" in stages:
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
         checkpoint = checkpoint or latest_checkpoint(args.work / "predictor")
         if checkpoint is None:
             raise SystemExit(f"no predictor checkpoint under {args.work / 'predictor'}")
-        print(f"packaged {package(args.work, checkpoint, args.destination)}")
+        print(f"packaged {package(args.work, checkpoint, args.destination, args.encoder_preset)}")
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
 
