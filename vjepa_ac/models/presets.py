@@ -251,12 +251,11 @@ ENCODER_PRESETS: dict[str, EncoderConfig] = {
     # (a finer grid makes every CEM sample pay for 4x the tokens). vit_micro = the tiny-a fixture encoder.
     "vit_tiny": EncoderConfig(image_size=64, patch_size=16, embed_dim=128, depth=4, num_heads=4, mlp_hidden_dim=512),
     "vit_micro": EncoderConfig(image_size=64, patch_size=16, embed_dim=96, depth=2, num_heads=4, mlp_hidden_dim=384),
-    # The shipped embedded model (trained in MuJoCo by `vjepa-ac-train-embedded`): 4x4 tokens of a 64 px frame.
-    "vit_embedded": EncoderConfig(image_size=64, patch_size=16, embed_dim=128, depth=4, num_heads=4,
+    # The shipped embedded model (trained in MuJoCo by `vjepa-ac-train-embedded`): 4x4 tokens of a 128 px
+    # frame. 32 px patches keep the token count (and so CEM's cost) of vit_tiny while each token sees the
+    # small gripper in 4x the pixels; the 64 px / patch 16 version missed reach goals by 2-6 cm in depth.
+    "vit_embedded": EncoderConfig(image_size=128, patch_size=32, embed_dim=128, depth=4, num_heads=4,
                                   mlp_hidden_dim=512),
-    # Same token count from a 128 px frame (32 px patches): finer detail of the small gripper per token.
-    "vit_embedded_hr": EncoderConfig(image_size=128, patch_size=32, embed_dim=128, depth=4, num_heads=4,
-                                     mlp_hidden_dim=512),
 }
 
 PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
@@ -274,7 +273,7 @@ PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
     # The shipped embedded model; sized so CEM at 800 samples x 10 iterations stays under ~2 s per action
     # on 2 CPU cores (width 96 measured ~4 s of one core per plan, too slow). States are wrapped around a pointing-down hand (see ac_predictor.wrap_state_euler).
     "ac_embedded": PredictorConfig(
-        image_size=64, patch_size=16, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
+        image_size=128, patch_size=32, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
     ),
 }
