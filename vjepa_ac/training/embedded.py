@@ -4,7 +4,9 @@ Stages (each resumable, each skipped when its output exists):
   1. collect   MuJoCo episodes (seeds < 100000): planner-like random exploration + expert demonstrations
   2. pretrain  small RoPE ViT encoder with the V-JEPA mask-denoising objective
   3. predictor V-JEPA 2-AC post-training on the frozen encoder (teacher forcing + 2-step rollout L1)
-  4. package   our safetensors format + model card into the output directory
+  4. package   our safetensors format + training metadata (model card: docs/embedded_model.md)
+
+The defaults are the recipe of the shipped model; the size flags exist for smoke tests.
 """
 
 from __future__ import annotations
@@ -83,22 +85,35 @@ def _steps(args: list[str]) -> int:
     return int(args[args.index("--steps") + 1])
 
 
-def pretrain(work: Path, encoder_preset: str = ENCODER_PRESET) -> Path:
+def _with_steps(args: list[str], steps: int | None) -> list[str]:
+    if steps is None:
+        return list(args)
+    args = list(args)
+    args[args.index("--steps") + 1] = str(steps)
+    for flag in ("--checkpoint-every", "--eval-every"):
+        if flag in args:
+            args[args.index(flag) + 1] = "0"
+    return args
+
+
+def pretrain(work: Path, encoder_preset: str = ENCODER_PRESET, steps: int | None = None) -> Path:
     from vjepa_ac.training import pretrain_encoder
 
     out = work / "encoder"
-    argv = ["--data", str(work / "episodes"), "--encoder-preset", encoder_preset, "--out", str(out), *PRETRAIN_ARGS]
-    return _run_stage(pretrain_encoder.main, argv, out, _steps(PRETRAIN_ARGS), "encoder pre-training")
+    stage_args = _with_steps(PRETRAIN_ARGS, steps)
+    argv = ["--data", str(work / "episodes"), "--encoder-preset", encoder_preset, "--out", str(out), *stage_args]
+    return _run_stage(pretrain_encoder.main, argv, out, _steps(stage_args), "encoder pre-training")
 
 
-def train_predictor(work: Path, encoder_checkpoint: Path) -> Path:
+def train_predictor(work: Path, encoder_checkpoint: Path, steps: int | None = None) -> Path:
     from vjepa_ac.training import train_predictor as trainer_cli
 
     out = work / "predictor"
+    stage_args = _with_steps(PREDICTOR_ARGS, steps)
     argv = ["--encoder", str(encoder_checkpoint), "--predictor-preset", PREDICTOR_PRESET,
             "--data", str(work / "episodes"), "--token-cache", str(work / "tokens.safetensors"),
-            "--out", str(out), *PREDICTOR_ARGS]
-    return _run_stage(trainer_cli.main, argv, out, _steps(PREDICTOR_ARGS), "predictor post-training")
+            "--out", str(out), *stage_args]
+    return _run_stage(trainer_cli.main, argv, out, _steps(stage_args), "predictor post-training")
 
 
 def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str = ENCODER_PRESET) -> Path:
@@ -127,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stages", default="collect,pretrain,predictor,package",
                    help="comma list of: collect, pretrain, predictor, package")
     p.add_argument("--encoder-preset", default=ENCODER_PRESET, help="models encoder preset to pre-train")
+    p.add_argument("--explore-episodes", type=int, default=EXPLORE_EPISODES)
+    p.add_argument("--mixed-episodes", type=int, default=MIXED_EPISODES)
+    p.add_argument("--pretrain-steps", type=int, default=None, help="override (smoke tests)")
+    p.add_argument("--predictor-steps", type=int, default=None, help="override (smoke tests)")
     p.add_argument("--destination", type=Path, default=DEFAULT_ASSET_DIR,
                    help="where `package` writes the model (default: the package's embedded model)")
     return p
@@ -140,12 +159,13 @@ def main(argv=None) -> int:
         raise SystemExit(f"unknown stages: {sorted(unknown)}")
     started = time.perf_counter()
     if "collect" in stages:
-        print(json.dumps(collect(args.work / "episodes")))
+        print(json.dumps(collect(args.work / "episodes", explore_episodes=args.explore_episodes,
+                                 mixed_episodes=args.mixed_episodes)))
     checkpoint = None
     if "pretrain" in stages or "predictor" in stages:
-        encoder_checkpoint = pretrain(args.work, args.encoder_preset)
+        encoder_checkpoint = pretrain(args.work, args.encoder_preset, args.pretrain_steps)
         if "predictor" in stages:
-            checkpoint = train_predictor(args.work, encoder_checkpoint)
+            checkpoint = train_predictor(args.work, encoder_checkpoint, args.predictor_steps)
     if "package" in stages:
         from vjepa_ac.training.training_state import latest_checkpoint
 

@@ -1,0 +1,41 @@
+"""`vjepa-ac-train-embedded` end to end at toy size: collect -> pretrain -> predictor -> package."""
+
+import json
+
+import torch
+
+from vjepa_ac.models import load_world_model
+from vjepa_ac.models.presets import encoder_preset, predictor_preset
+from vjepa_ac.training import embedded
+
+
+def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
+    work, destination = tmp_path / "work", tmp_path / "model"
+    argv = ["--work", str(work), "--destination", str(destination), "--explore-episodes", "2",
+            "--mixed-episodes", "1", "--pretrain-steps", "3", "--predictor-steps", "3"]
+    assert embedded.main(argv) == 0
+
+    collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
+    assert collection["episodes"] == 3 and max(collection["seeds"]) < 100_000
+    assert len(list((work / "episodes").glob("episode_*.npz"))) == 3
+
+    model = load_world_model(destination)
+    assert model.encoder.config == encoder_preset(embedded.ENCODER_PRESET)
+    expected = predictor_preset(embedded.PREDICTOR_PRESET)
+    assert model.predictor.config.state_euler_center == expected.state_euler_center
+    assert model.metadata["data"]["episodes"] == 3
+
+    image = torch.randint(0, 255, (96, 96, 3), dtype=torch.uint8).numpy()
+    tokens = model.encode(image)
+    assert tokens.shape == (1, model.tokens_per_frame, model.embed_dim)
+    state = torch.tensor([[0.45, 0.0, 0.3, 3.14, 0.0, 0.0, 0.0]])
+    predicted = model.rollout(tokens, state, torch.zeros(4, 1, 7))
+    assert predicted.shape == (4, model.tokens_per_frame, model.embed_dim)
+    assert torch.isfinite(predicted).all()
+
+    # Finished stages are skipped: a second run leaves the trained checkpoints as they are.
+    latest = (work / "predictor" / "latest").read_text()
+    weights_before = (work / "predictor" / "latest").stat().st_mtime_ns
+    assert embedded.main(argv + ["--stages", "collect,pretrain,predictor"]) == 0
+    assert (work / "predictor" / "latest").read_text() == latest
+    assert (work / "predictor" / "latest").stat().st_mtime_ns == weights_before
