@@ -20,3 +20,10 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.fail(f"shared reference material not found at {SHARED_DIR} (set VJEPA_AC_SHARED)")
     return SHARED_DIR
+
+
+@pytest.fixture(autouse=True)
+def _grad_mode_is_restored():
+    """A test (or the code it calls) must not leave autograd switched off for the tests after it."""
+    yield
+    assert torch.is_grad_enabled(), "autograd was left disabled (torch.set_grad_enabled(False) leaked)"

@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print("error: no fixture files found", file=sys.stderr)
         return 2
-    torch.set_grad_enabled(False)
-    results = [result for file in files for result in check_fixture(file, args.tolerance)]
+    with torch.no_grad():  # scoped: main() is also called in-process (tests), grad mode must not leak
+        results = [result for file in files for result in check_fixture(file, args.tolerance)]
     for result in results:
         if args.json:
             print(json.dumps(asdict(result)))
