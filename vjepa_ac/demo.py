@@ -88,10 +88,11 @@ def main(argv=None) -> int:
     recorder = _Recorder(sim_node.sim)
     paths = "[" + ",".join(f'"{p.resolve()}"' for p in goal_paths) + "]"
     budgets = "[" + ",".join(str(b) for b in setup.budgets) + "]"
-    planner_args = ["--ros-args", "--params-file", str(config_dir / "planner.yaml"),
-                    "-p", f"checkpoint:={args.checkpoint}", "-p", f"samples:={args.samples}",
+    planner_args = ["--ros-args", "--params-file", str(config_dir / "planner.yaml"), "-p", f"samples:={args.samples}",
                     "-p", f"iterations:={args.iterations}", "-p", f"subgoal_image_paths:={paths}",
                     "-p", f"subgoal_budgets:={budgets}", "-p", "rate_hz:=20.0"]
+    if args.checkpoint:
+        planner_args += ["-p", f"checkpoint:={Path(args.checkpoint).resolve()}"]
     planner_node = PlannerNode(cli_args=planner_args)
     if planner_node.planner is None:
         print("vjepa-ac-demo: the planner could not start (see the log above)", file=sys.stderr)
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
           f"budgets {setup.budgets}; planning {args.samples} samples x {args.iterations} iterations per action")
     started = time.monotonic()
     spin_nodes([sim_node, planner_node, energy_listener], duration_s=args.timeout,
-               until=lambda: len(recorder.frames) >= total)
+               until=lambda: len(recorder.frames) >= total, destroy=False)
     elapsed = time.monotonic() - started
 
     final_obs = sim_node.sim.observe()
@@ -118,7 +119,9 @@ def main(argv=None) -> int:
         energies=recorder.energies, plan_seconds=[], distances_m=[], subgoal_index=stages, actions=[],
         details=details, frames=[obs.image, *recorder.frames], goal_images=list(setup.goal_images),
     )
-    sim_node.sim.close()
+    for node in (sim_node, planner_node, energy_listener):
+        node.destroy_node()
+    rclpy.try_shutdown()
     gif = write_episode_gif(record, out / f"demo_{task.name}_seed{args.seed}.gif")
     summary = {**record.to_json(), "wall_seconds": elapsed, "gif": str(gif),
                "subgoal_images": [str(p) for p in goal_paths], "criterion": task.criterion}

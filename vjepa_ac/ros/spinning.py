@@ -24,8 +24,9 @@ def stop_executor(executor, timeout_sec: float = 10.0) -> None:
     executor.shutdown(timeout_sec=timeout_sec)
 
 
-def spin_nodes(nodes, duration_s: float | None = None, threads: int = 4, until=None) -> None:
-    """Spin until Ctrl-C, ROS shutdown, `duration_s` or `until()` is true; then stop and destroy the nodes."""
+def spin_nodes(nodes, duration_s: float | None = None, threads: int = 4, until=None, destroy: bool = True) -> None:
+    """Spin until Ctrl-C, ROS shutdown, `duration_s` or `until()` is true; then stop the executor and
+    (unless `destroy` is False, for callers that still read node state) destroy the nodes and shut down."""
     executor = MultiThreadedExecutor(num_threads=threads)
     for node in nodes:
         executor.add_node(node)
@@ -39,6 +40,7 @@ def spin_nodes(nodes, duration_s: float | None = None, threads: int = 4, until=N
         pass
     finally:
         stop_executor(executor)
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        if destroy:
+            for node in nodes:
+                node.destroy_node()
+            rclpy.try_shutdown()
