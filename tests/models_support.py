@@ -65,3 +65,20 @@ def tiny_world_model(seed=0, **config) -> WorldModel:
     from vjepa_ac.models import WorldModelConfig
 
     return WorldModel(tiny_encoder(seed=seed), tiny_predictor(seed=seed + 1), WorldModelConfig(**config))
+
+
+def random_world_model(encoder_dim: int, encoder_depth: int, predictor_dim: int, predictor_depth: int = 2,
+                       image_size: int = 64, heads: int = 4, generators=None) -> WorldModel:
+    """A real `WorldModel` at toy size with the reference initialisation and MLP ratio 2.
+
+    `generators` (encoder, predictor) make it independent of the global RNG; None draws from it.
+    """
+    encoder = VisionEncoder(EncoderConfig(image_size=image_size, patch_size=16, embed_dim=encoder_dim,
+                                          depth=encoder_depth, num_heads=heads, mlp_hidden_dim=2 * encoder_dim))
+    predictor = ActionConditionedPredictor(PredictorConfig(
+        image_size=image_size, patch_size=16, encoder_dim=encoder_dim, embed_dim=predictor_dim,
+        depth=predictor_depth, num_heads=heads, mlp_hidden_dim=2 * predictor_dim))
+    encoder_generator, predictor_generator = generators or (None, None)
+    initialize_weights(encoder, generator=encoder_generator)
+    initialize_weights(predictor, generator=predictor_generator)
+    return WorldModel(encoder, predictor)

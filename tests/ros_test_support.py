@@ -368,23 +368,10 @@ class OraclePoseWorldModel(torch.nn.Module):
 
 def small_vjepa_world_model(image_size: int = 64, seed: int = 0):
     """The real `WorldModel` (RoPE ViT encoder + AC predictor) at toy width and depth, random weights."""
-    from vjepa_ac.models import (
-        ActionConditionedPredictor,
-        EncoderConfig,
-        PredictorConfig,
-        VisionEncoder,
-        WorldModel,
-        initialize_weights,
-    )
+    from models_support import random_world_model
 
     torch.manual_seed(seed)
-    encoder = VisionEncoder(EncoderConfig(image_size=image_size, patch_size=16, embed_dim=64, depth=2,
-                                          num_heads=4, mlp_hidden_dim=128))
-    predictor = ActionConditionedPredictor(PredictorConfig(image_size=image_size, patch_size=16, encoder_dim=64,
-                                                           embed_dim=64, depth=2, num_heads=4, mlp_hidden_dim=128))
-    initialize_weights(encoder)
-    initialize_weights(predictor)
-    return WorldModel(encoder, predictor).eval()
+    return random_world_model(64, 2, 64, image_size=image_size).eval()
 
 
 class PlannerRig:

@@ -15,23 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_world_model(seed: int = 0, encoder_dim: int = 48, predictor_dim: int = 32):
-    from vjepa_ac.models import (
-        ActionConditionedPredictor,
-        EncoderConfig,
-        PredictorConfig,
-        VisionEncoder,
-        WorldModel,
-        initialize_weights,
-    )
+    from models_support import random_world_model
 
-    encoder = VisionEncoder(EncoderConfig(image_size=64, patch_size=16, embed_dim=encoder_dim, depth=1, num_heads=4,
-                                          mlp_hidden_dim=2 * encoder_dim))
-    predictor = ActionConditionedPredictor(PredictorConfig(image_size=64, patch_size=16, encoder_dim=encoder_dim,
-                                                           embed_dim=predictor_dim, depth=2, num_heads=4,
-                                                           mlp_hidden_dim=2 * predictor_dim))
-    initialize_weights(encoder, generator=torch.Generator().manual_seed(seed))
-    initialize_weights(predictor, generator=torch.Generator().manual_seed(seed + 1))
-    return WorldModel(encoder, predictor)
+    generators = (torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1))
+    return random_world_model(encoder_dim, 1, predictor_dim, generators=generators)
 
 
 @functools.cache
