@@ -32,7 +32,7 @@ def test_late_subscriber_receives_goal_sent_earlier(tmp_path):
     frame = synthetic_frame(size=80, shift=12)
     path = tmp_path / "goal.png"
     PILImage.fromarray(frame).save(path)
-    sender = subprocess.Popen(_sender(str(path), "--wait", "20", "--linger", "1"), cwd=REPO_ROOT, env=RUN_ENV,
+    sender = subprocess.Popen(_sender(str(path), "--wait", "20", "--linger", "5"), cwd=REPO_ROOT, env=RUN_ENV,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(3.0)  # the goal is published before anybody listens
