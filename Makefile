@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export MUJOCO_GL ?= osmesa
 export PYOPENGL_PLATFORM ?= osmesa
 
-.PHONY: setup test demo lint regression bench clean
+.PHONY: setup test demo lint regression soak clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -23,3 +23,6 @@ regression: setup
 
 clean:
 	rm -rf $(VENV) build install log .pytest_cache .ruff_cache
+
+soak: setup
+	$(PY) -m pytest -q -s -m soak tests
