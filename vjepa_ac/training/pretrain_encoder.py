@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     from vjepa_ac.training.clip_dataset import ClipDataset
     from vjepa_ac.training.mask_predictor import MaskDenoisingPredictor, MaskPredictorConfig
     from vjepa_ac.training.masks import BlockMaskSpec
-    from vjepa_ac.training.training_state import latest_checkpoint
+    from vjepa_ac.training.training_state import latest_checkpoint, resume_from_latest
     from vjepa_ac.training.trajectories import load_many
 
     ctx = init_distributed(args.device)
@@ -89,10 +89,7 @@ def main(argv=None) -> int:
         )  # fmt: skip
         trainer = EncoderPretrainer(encoder, predictor, dataset, config, args.out, ctx, progress=not args.no_progress)
         if args.resume:
-            checkpoint = latest_checkpoint(args.out)
-            if checkpoint is None:
-                raise SystemExit(f"error: --resume but no checkpoint in {args.out}")
-            trainer.resume(checkpoint)
+            resume_from_latest(trainer, args.out)
         history = trainer.fit()
         if ctx.is_main:
             last_collapse = next((m for m in reversed(history) if "effective_rank" in m), {})

@@ -101,7 +101,7 @@ def prepare_dataset(args, world_model, ctx):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from vjepa_ac.training.model_setup import build_world_model
-    from vjepa_ac.training.training_state import latest_checkpoint
+    from vjepa_ac.training.training_state import latest_checkpoint, resume_from_latest
 
     ctx = init_distributed(args.device)
     try:
@@ -129,10 +129,7 @@ def main(argv=None) -> int:
         trainer = ACTrainer(world_model, dataset, config, args.out, ctx, metadata, progress=not args.no_progress,
                             val_dataset=val_dataset)
         if args.resume:
-            checkpoint = latest_checkpoint(args.out)
-            if checkpoint is None:
-                raise SystemExit(f"error: --resume but no checkpoint in {args.out}")
-            trainer.resume(checkpoint)
+            resume_from_latest(trainer, args.out)
         history = trainer.fit()
         if ctx.is_main:
             timed = [m["clips_per_s"] for m in history[1:]] or [m["clips_per_s"] for m in history]

@@ -72,3 +72,12 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
         return None
     path = Path(marker.read_text().strip())
     return path if (path / STATE_FILE).is_file() else None
+
+
+def resume_from_latest(trainer, run_dir: str | os.PathLike) -> Path:
+    """`--resume` for either training command: continue from the run's latest checkpoint or fail clearly."""
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise SystemExit(f"error: --resume but no checkpoint in {run_dir}")
+    trainer.resume(checkpoint)
+    return checkpoint
