@@ -25,4 +25,4 @@ clean:
 	rm -rf $(VENV) build install log .pytest_cache .ruff_cache
 
 soak: setup
-	$(PY) -m pytest -q -s -m soak tests
+	VJEPA_AC_SOAK_SECONDS=$${VJEPA_AC_SOAK_SECONDS:-600} $(PY) -m pytest -q -s -m soak tests

@@ -3,7 +3,7 @@
 # collected") is an error here, never a silent pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/python -m pytest -q -m "not regression and not soak" tests "$@"
+.venv/bin/python -m pytest -q -m "not regression" tests "$@"
 rc=$?
 if [ $rc -eq 5 ]; then
   echo "ERROR: pytest collected no tests" >&2

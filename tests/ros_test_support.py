@@ -12,8 +12,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-# A private DDS domain per pytest process, discovery on this host only: parallel runs never mix.
-os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
+# A private DDS domain per pytest process, discovery on this host only: parallel runs never mix. Child
+# processes started from a test inherit the parent's domain through VJEPA_AC_TEST_DOMAIN_ID.
+os.environ["ROS_DOMAIN_ID"] = os.environ.setdefault("VJEPA_AC_TEST_DOMAIN_ID", str(1 + os.getpid() % 100))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 

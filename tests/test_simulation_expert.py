@@ -21,10 +21,11 @@ def sim(request):
     s.close()
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_expert_grasps_lifts_and_places_the_cube(sim, seed):
-    expert = ScriptedPickPlaceExpert()
-    obs = sim.reset(seed)
+@pytest.mark.parametrize("seed, start_near_cube, close_while_lifting",
+                         [(0, False, False), (1, False, True), (2, True, False), (3, True, True)])
+def test_expert_grasps_lifts_and_places_the_cube(sim, seed, start_near_cube, close_while_lifting):
+    expert = ScriptedPickPlaceExpert(close_while_lifting=close_while_lifting)
+    obs = sim.reset(seed, {"start_near_cube": start_near_cube})
     expert.reset(sim, obs)
     cube_start = obs.object_poses["cube"].copy()
     target = sim.place_target()

@@ -93,6 +93,50 @@ def test_gripper_closes_and_opens(sim):
     assert np.all(opened.joint_positions[7:9] > 0.038)
 
 
+def _hand_around_the_cube(sim, seed):
+    """Open hand at grasp height around the cube (straight-line moves of at most 5 cm)."""
+    from vjepa_ac.simulation.expert import GRASP_Z
+
+    obs = sim.reset(seed, {"start_near_cube": True})
+    cube = obs.object_poses["cube"]
+    for goal in ([cube[0], cube[1], cube[2] + 0.08], [cube[0], cube[1], GRASP_Z]):
+        for _ in range(10):
+            delta = np.asarray(goal) - obs.ee_state[:3]
+            if np.linalg.norm(delta) < 0.003:
+                break
+            obs = sim.step(np.concatenate([delta * min(1.0, 0.05 / np.linalg.norm(delta)), np.zeros(4)]))
+    return obs
+
+
+def test_one_action_closes_before_lifting_and_opens_after_lowering(sim):
+    """Within one action a closing gripper acts before the arm moves and an opening one after it."""
+    obs = _hand_around_the_cube(sim, 1)
+    rest_z = obs.object_poses["cube"][2]
+    lifted = sim.step(np.array([0, 0, 0.06, 0, 0, 0, 0.75]))  # close and lift together
+    assert lifted.object_poses["cube"][2] > rest_z + 0.05  # grasped first, then carried up
+    lowered = sim.step(np.array([0, 0, -0.06, 0, 0, 0, -0.75]))  # lower and open together
+    assert lowered.ee_state[6] == 0.0 and np.all(lowered.joint_positions[7:9] > 0.03)
+    # Set down, not dropped from 6 cm: it lies flat where the hand lowered it.
+    assert abs(lowered.object_poses["cube"][2] - rest_z) < 0.004
+    assert np.linalg.norm(lowered.object_poses["cube"][:2] - lifted.object_poses["cube"][:2]) < 0.01
+
+
+def test_start_near_cube_moves_only_the_hand(sim, twin):
+    from vjepa_ac.simulation.scene_layout import NEAR_CUBE_START_HEIGHT, NEAR_CUBE_START_RADIUS, TABLE_TOP_Z
+
+    for seed in (3, 8):
+        home = twin.reset(seed)
+        near = sim.reset(seed, {"start_near_cube": True})
+        for name, pose in home.object_poses.items():
+            np.testing.assert_allclose(near.object_poses[name], pose, atol=1e-3)  # same scene (settled)
+        cube = near.object_poses["cube"]
+        radius = np.linalg.norm(near.ee_state[:2] - cube[:2])
+        assert NEAR_CUBE_START_RADIUS[0] - 2e-3 <= radius <= NEAR_CUBE_START_RADIUS[1] + 2e-3
+        height = near.ee_state[2] - TABLE_TOP_Z
+        assert NEAR_CUBE_START_HEIGHT[0] - 2e-3 <= height <= NEAR_CUBE_START_HEIGHT[1] + 2e-3
+        assert rotation_angle_deg(near.ee_state[3:6], EE_START[3:6]) < 0.5 and near.ee_state[6] == 0.0
+
+
 def test_per_step_limit_and_workspace_box(sim):
     sim.reset(5)
     before = sim.ee_state()

@@ -46,6 +46,8 @@ PLANNER_PARAMETERS = (
        "resolution of official .pt checkpoints; empty = published defaults"),
     _p("device", "cpu", "str", "torch device for encoder, predictor and CEM (cpu, cuda, cuda:1, ...)"),
     _p("dtype", "float32", "str", "model dtype: float32, bfloat16 or float16"),
+    _p("torch_threads", 0, "int", "torch CPU threads for encoding and CEM; 0 = all cores but one, which stays "
+       "free for the sensor callbacks and DDS", 0),
     # CEM
     _p("samples", 800, "int", "CEM samples per iteration", 1),
     _p("iterations", 10, "int", "CEM iterations per plan", 1),

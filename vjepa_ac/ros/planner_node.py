@@ -246,7 +246,18 @@ class PlannerNode(Node):
         self.create_service(Trigger, "~/reset", self._srv_reset, callback_group=services)
         self.create_service(SetBool, "~/enable", self._srv_enable, callback_group=services)
 
+    def _set_torch_threads(self) -> None:
+        """One thread pool per process: torch's default (every core) starves the executor's callbacks."""
+        import os
+
+        import torch
+
+        threads = self.settings.torch_threads or max(1, (os.cpu_count() or 2) - 1)
+        torch.set_num_threads(threads)
+        self.torch_threads = torch.get_num_threads()
+
     def _load_model(self, world_model, world_model_loader, planner_factory) -> None:
+        self._set_torch_threads()
         source = "injected model" if world_model is not None else (self.settings.checkpoint or "embedded default model")
         try:
             if world_model is None:
@@ -258,7 +269,8 @@ class PlannerNode(Node):
             self.world_model = self.planner = None
             return
         self.get_logger().info(
-            f"world model ready ({source}): image {getattr(world_model, 'image_size', '?')} px, "
+            f"world model ready ({source}, {self.torch_threads} torch threads): "
+            f"image {getattr(world_model, 'image_size', '?')} px, "
             f"{getattr(world_model, 'tokens_per_frame', '?')} tokens x {getattr(world_model, 'embed_dim', '?')}"
         )
 

@@ -55,8 +55,11 @@ class Phase:
 class ScriptedPickPlaceExpert:
     """Waypoint follower in Cartesian space; call reset(sim, obs) after sim.reset, then act(obs)."""
 
-    def __init__(self, step_size: float = 0.05, tolerance: float = 0.003):
+    def __init__(self, step_size: float = 0.05, tolerance: float = 0.003, close_while_lifting: bool = False):
         self.step_size = float(step_size)
+        # True: one action closes the gripper and starts the lift (the simulator closes before it moves),
+        # which is the grasp a one-step planner finds; False: a separate close-in-place action.
+        self.close_while_lifting = bool(close_while_lifting)
         self.tolerance = float(tolerance)
         self.phases: list[Phase] = []
         self.index = 0
@@ -106,6 +109,9 @@ class ScriptedPickPlaceExpert:
         cube = obs.object_poses["cube"]
         while not self.done:
             phase = self.phases[self.index]
+            if phase.name == "close" and self.close_while_lifting:
+                self.index += 1  # the lift's first action carries the close
+                continue
             if phase.name in ("approach", "descend"):
                 self.euler = grasp_euler(cube_yaw(cube[3:]))
                 z = cube[2] + APPROACH_HEIGHT if phase.name == "approach" else GRASP_Z

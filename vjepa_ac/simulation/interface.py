@@ -34,6 +34,7 @@ class TaskOptions:
     randomize_lighting: bool = False
     camera_jitter: float = 0.0  # metres of uniform camera position noise (0 = fixed camera)
     include_cup: bool = True
+    start_near_cube: bool = False  # open hand 6-12 cm above the table, 2-8 cm from the cube (else the home pose)
 
     def __post_init__(self):
         if not np.isfinite(self.camera_jitter) or not 0.0 <= self.camera_jitter <= 0.1:
@@ -130,8 +131,21 @@ class FrankaSim(abc.ABC):
         target_pose, target_gripper = self.controller.target_from_action(state, action)
         q_now = self.joint_positions()[:7]
         q_target = self.controller.solve_ik(q_now, target_pose)
-        self._gripper_command = target_gripper
-        self._track(q_now, q_target, target_gripper)
+        # Within one action a closing gripper acts before the arm moves and an opening one after it, as a
+        # blocking grasp before a motion and a release at its end would: "close and lift" grasps the cube
+        # and "lower and open" sets it down, instead of the fingers racing the arm.
+        if target_gripper > self._gripper_command:
+            self._gripper_command = target_gripper
+            self._track(q_now, q_now, target_gripper)
+            q_now = self.joint_positions()[:7]
+            self._track(q_now, q_target, target_gripper)
+        elif target_gripper < self._gripper_command:
+            self._track(q_now, q_target, self._gripper_command)
+            self._gripper_command = target_gripper
+            q_now = self.joint_positions()[:7]
+            self._track(q_now, q_now, target_gripper)
+        else:
+            self._track(q_now, q_target, target_gripper)
         return self.observe()
 
     def observe(self) -> Observation:

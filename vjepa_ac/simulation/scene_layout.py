@@ -25,6 +25,10 @@ CUP_MASS = 0.12
 TARGET_RADIUS = 0.045
 TARGET_THICKNESS = 0.001
 EE_START = np.array([0.45, 0.0, 0.30, np.pi, 0.0, 0.0])
+# `start_near_cube`: the open hand starts this high above the table and this far from the cube in xy,
+# close enough that the paper's pick-and-place budget (4 actions of at most 7.5 cm L1) reaches the cube.
+NEAR_CUBE_START_HEIGHT = (0.06, 0.12)
+NEAR_CUBE_START_RADIUS = (0.02, 0.08)
 
 CUBE_REGION = ((0.42, 0.62), (-0.16, 0.16))
 TARGET_REGION = ((0.38, 0.66), (-0.22, 0.22))
@@ -139,8 +143,16 @@ def sample_layout(rng: np.random.Generator, options) -> SceneLayout:
     camera = CameraSpec()
     if options.camera_jitter > 0:
         camera = CameraSpec(position=tuple(np.asarray(camera.position) + options.camera_jitter * cam_noise))
+    # Drawn last so that a seed's objects, colours and camera do not depend on where the hand starts.
+    start_radius = rng.uniform(*NEAR_CUBE_START_RADIUS)
+    start_angle = rng.uniform(-np.pi, np.pi)
+    start_height = rng.uniform(*NEAR_CUBE_START_HEIGHT)
+    ee_start = EE_START.copy()
+    if options.start_near_cube:
+        ee_start[:3] = (cube_xy[0] + start_radius * np.cos(start_angle),
+                        cube_xy[1] + start_radius * np.sin(start_angle), TABLE_TOP_Z + start_height)
     cube_pose = np.concatenate([[cube_xy[0], cube_xy[1], TABLE_TOP_Z + CUBE_HALF], _yaw_quat(cube_yaw)])
     cup_pose = (np.concatenate([[cup_xy[0], cup_xy[1], TABLE_TOP_Z], _yaw_quat(cup_yaw)])
                 if options.include_cup else None)
     return SceneLayout(cube_pose=cube_pose, cup_pose=cup_pose, target_xy=np.asarray(target_xy, dtype=np.float64),
-                       colors=colors, lighting=lighting, camera=camera, ee_start=EE_START.copy())
+                       colors=colors, lighting=lighting, camera=camera, ee_start=ee_start)

@@ -40,17 +40,22 @@ def check_training_seeds(first_seed: int, episodes: int) -> range:
 
 
 def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: ExplorationConfig,
-                   burst_probability: float = 0.15) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Run one episode; returns frames [T, S, S, 3], states [T, 7] and a summary record."""
+                   burst_probability: float = 0.15, start_near_cube: bool = False,
+                   close_while_lifting: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run one episode; returns frames [T, S, S, 3], states [T, 7] and a summary record.
+
+    `start_near_cube` starts the open hand next to the cube (the grasp and pick-and-place evaluation
+    start); `close_while_lifting` makes the expert grasp with one close-and-lift action.
+    """
     from vjepa_ac.simulation import ScriptedPickPlaceExpert
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     rng = np.random.default_rng([seed, 0xC011EC7])  # independent of the scene layout's stream
-    obs = sim.reset(seed)
+    obs = sim.reset(seed, {"start_near_cube": bool(start_near_cube)})
     bounds = sim.workspace_bounds
     explorer = SmoothRandomExplorer(bounds.low, bounds.high, rng, exploration)
-    expert = ScriptedPickPlaceExpert()
+    expert = ScriptedPickPlaceExpert(close_while_lifting=close_while_lifting)
     expert.reset(sim, obs)
     frames, states = [obs.image], [obs.ee_state]
     burst_left, explored = 0, 0
@@ -71,7 +76,8 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
         frames.append(obs.image)
         states.append(obs.ee_state)
     record = {"seed": seed, "kind": kind, "steps": len(frames) - 1, "explored_steps": explored,
-              "expert_finished": bool(expert.done)}
+              "expert_finished": bool(expert.done), "start_near_cube": bool(start_near_cube),
+              "close_while_lifting": bool(close_while_lifting)}
     return np.stack(frames), np.stack(states).astype(np.float32), record
 
 

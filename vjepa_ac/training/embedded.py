@@ -19,41 +19,75 @@ from pathlib import Path
 
 # Planner-like exploration: steps up to the planner's L1 radius, no yaw, rare gripper toggles, so the
 # model sees the actions CEM will ask it about (the planner freezes rotation by default).
-EXPLORE_EPISODES = 450
-MIXED_EPISODES = 150
+EXPLORE_EPISODES = 400
+MIXED_EPISODES = 250
 EXPLORE_STEPS = 20
 MIXED_STEPS = 40
 CAMERA_SIZE = 128
+EXPLORATION = {"max_step": 0.075, "smoothing": 0.5, "toggle_probability": 0.05, "yaw_step": 0.0}
 
 
-def collect(out: Path, engine: str = "mujoco", explore_episodes: int = EXPLORE_EPISODES,
-            mixed_episodes: int = MIXED_EPISODES, first_seed: int = 0, camera_size: int = CAMERA_SIZE) -> dict:
-    from tqdm.auto import tqdm
+def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int) -> list[tuple]:
+    """(seed, kind, steps, start_near_cube, close_while_lifting) per episode.
 
+    Half the exploration and 3 in 5 demonstrations start next to the cube, where grasps happen; half the
+    demonstrations grasp with a single close-and-lift action, the grasp a one-step planner finds.
+    """
+    from vjepa_ac.training.collect import check_training_seeds
+
+    plan = [(s, "explore", EXPLORE_STEPS, i % 2 == 1, False)
+            for i, s in enumerate(check_training_seeds(first_seed, explore_episodes))]
+    plan += [(s, "mixed", MIXED_STEPS, i % 5 < 3, i % 2 == 0)
+             for i, s in enumerate(check_training_seeds(first_seed + explore_episodes, mixed_episodes))]
+    return plan
+
+
+def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[tuple]) -> int:
     from vjepa_ac.simulation import make_sim
-    from vjepa_ac.training.collect import check_training_seeds, record_episode
+    from vjepa_ac.training.collect import record_episode
     from vjepa_ac.training.episodes import save_episode
     from vjepa_ac.training.exploration import ExplorationConfig
 
-    out.mkdir(parents=True, exist_ok=True)
-    exploration = ExplorationConfig(max_step=0.075, smoothing=0.5, toggle_probability=0.05, yaw_step=0.0)
-    plan = [(s, "explore", EXPLORE_STEPS) for s in check_training_seeds(first_seed, explore_episodes)]
-    plan += [(s, "mixed", MIXED_STEPS)
-             for s in check_training_seeds(first_seed + explore_episodes, mixed_episodes)]
+    exploration = ExplorationConfig(**EXPLORATION)
     sim = make_sim(engine, image_size=camera_size)
-    frames_total, started = 0, time.perf_counter()
+    frames_total = 0
     try:
-        for seed, kind, steps in tqdm(plan, desc="collect", unit="episode"):
+        for seed, kind, steps, near_cube, close_while_lifting in plan:
             path = out / f"episode_{seed:05d}.npz"
             if path.exists():
                 continue
-            frames, states, _record = record_episode(sim, seed, kind, steps, exploration)
+            frames, states, _record = record_episode(sim, seed, kind, steps, exploration,
+                                                     start_near_cube=near_cube,
+                                                     close_while_lifting=close_while_lifting)
             save_episode(path, frames, states, seed=seed, engine=engine)
             frames_total += len(frames)
     finally:
         sim.close()
+    return frames_total
+
+
+def collect(out: Path, engine: str = "mujoco", explore_episodes: int = EXPLORE_EPISODES,
+            mixed_episodes: int = MIXED_EPISODES, first_seed: int = 0, camera_size: int = CAMERA_SIZE,
+            workers: int = 1) -> dict:
+    """Record the training episodes; `workers` processes each take every workers-th episode."""
+    import concurrent.futures
+    import multiprocessing
+
+    out.mkdir(parents=True, exist_ok=True)
+    plan = episode_plan(first_seed, explore_episodes, mixed_episodes)
+    started = time.perf_counter()
+    shards = [plan[i::workers] for i in range(max(1, workers))]
+    if len(shards) == 1:
+        frames_total = _collect_shard(out, engine, camera_size, shards[0])
+    else:
+        context = multiprocessing.get_context("spawn")  # no forked OpenGL/MuJoCo state
+        with concurrent.futures.ProcessPoolExecutor(len(shards), mp_context=context) as pool:
+            frames_total = sum(pool.map(_collect_shard, [out] * len(shards), [engine] * len(shards),
+                                        [camera_size] * len(shards), shards))
     summary = {"episodes": len(plan), "explore_episodes": explore_episodes, "mixed_episodes": mixed_episodes,
-               "seeds": [first_seed, first_seed + len(plan) - 1], "camera_size": camera_size,
+               "near_cube_starts": sum(p[3] for p in plan), "close_while_lifting": sum(p[4] for p in plan),
+               "exploration": EXPLORATION, "seeds": [first_seed, first_seed + len(plan) - 1],
+               "camera_size": camera_size, "workers": workers,
                "new_frames": frames_total, "seconds": round(time.perf_counter() - started, 1)}
     (out / "collection_summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -146,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-preset", default=ENCODER_PRESET, help="models encoder preset to pre-train")
     p.add_argument("--explore-episodes", type=int, default=EXPLORE_EPISODES)
     p.add_argument("--mixed-episodes", type=int, default=MIXED_EPISODES)
+    p.add_argument("--collect-workers", type=int, default=1, help="parallel simulator processes for collect")
     p.add_argument("--pretrain-steps", type=int, default=None, help="override (smoke tests)")
     p.add_argument("--predictor-steps", type=int, default=None, help="override (smoke tests)")
     p.add_argument("--destination", type=Path, default=DEFAULT_ASSET_DIR,
@@ -162,7 +197,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     if "collect" in stages:
         print(json.dumps(collect(args.work / "episodes", explore_episodes=args.explore_episodes,
-                                 mixed_episodes=args.mixed_episodes)))
+                                 mixed_episodes=args.mixed_episodes, workers=args.collect_workers)))
     checkpoint = None
     if "pretrain" in stages or "predictor" in stages:
         encoder_checkpoint = pretrain(args.work, args.encoder_preset, args.pretrain_steps)
