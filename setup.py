@@ -1,7 +1,7 @@
 """ament_python build of vjepa_ac: also a plain pip-installable package (no ROS needed for the core)."""
 
-from glob import glob
 import os
+from glob import glob
 
 from setuptools import find_packages, setup
 
