@@ -136,7 +136,7 @@ def test_sim_yaml_reaches_the_node_through_rcl(ros):
         def __init__(self, settings):
             self.settings = settings
 
-        def reset(self, seed):
+        def reset(self, seed, options=None):
             return None
 
         def close(self):

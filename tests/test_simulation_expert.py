@@ -85,13 +85,14 @@ def test_subgoal_images_show_three_different_scenes(sim):
 
 
 def test_first_subgoal_matches_the_executed_grasp_pose(sim):
-    """The 'gripper at the object' goal image is what the camera sees when the expert gets there."""
+    """The grasp goal image (hand closed around the cube) is what the camera sees once the expert has closed."""
     expert = ScriptedPickPlaceExpert()
     obs = sim.reset(4)
     expert.reset(sim, obs)
     goal_image = sim.render_goal(**expert.subgoal_poses()[0])
-    while expert.phase != "close":
+    while expert.phase != "close":  # the action that set this phase was the close itself
         obs = sim.step(expert.act(obs))
+    assert obs.ee_state[6] == 1.0 and obs.object_poses["cube"][2] < 0.03  # closed on the cube, not lifted
     diff = np.abs(goal_image.astype(int) - obs.image.astype(int)).mean()
     assert diff < 3.0, diff
 

@@ -111,16 +111,16 @@ class ReachTask(Task):
 
 
 class GraspTask(Task):
-    """Grasp the cube and lift it, from two goal images: the open hand around the cube, then the cube lifted.
+    """Grasp the cube and lift it, from two goal images: the hand closed around the cube, then the cube lifted.
 
-    The images are the first pick-and-place sub-goal and the state the scripted expert reaches after its
-    lift (closed hand at carry height straight above the cube's start, cube between the fingers), both in
-    the training distribution. The hand starts near the cube (`start_near_cube`); success only asks for
+    The images are the first pick-and-place sub-goal (the grasp) and the state the scripted expert reaches
+    after its lift (closed hand at carry height straight above the cube's start, cube between the fingers),
+    both in the training distribution. The hand starts near the cube (`start_near_cube`); success only asks for
     5 cm of lift while holding.
     """
 
     name = "grasp"
-    criterion = ("start: open hand 6-12 cm above the table, 2-8 cm from the cube; goal images: the open hand around "
+    criterion = ("start: open hand 6-12 cm above the table, 2-8 cm from the cube; goal images: the hand closed around "
                  "the cube (4 actions), then the cube grasped and lifted 16 cm (8 actions); at the end the cube's "
                  "centre is at least 5 cm above its resting height and the cube is held")
     START_OPTIONS = {"start_near_cube": True}
@@ -136,7 +136,7 @@ class GraspTask(Task):
         expert = ScriptedPickPlaceExpert()
         expert.reset(sim, obs)
         cube = expert.cube_start
-        around = expert.subgoal_poses()[0]
+        around = expert.subgoal_poses()[0]  # the grasp: hand closed around the cube on the table
         goal_ee = np.concatenate([[cube[0], cube[1], LIFT_Z], expert.start_euler, [1.0]])
         goal_cube = np.concatenate([[cube[0], cube[1], LIFT_Z + HELD_CUBE_OFFSET_Z], cube[3:]])
         images = [sim.render_goal(**around), sim.render_goal(ee_pose=goal_ee, object_poses={"cube": goal_cube})]
@@ -215,11 +215,11 @@ class ReachWithObjectTask(Task):
 
 
 class PickAndPlaceTask(Task):
-    """The paper's protocol: three sub-goal images (reach, grasp-and-lift near the goal, placed) for 4/10/4 actions."""
+    """The paper's protocol: three sub-goal images (grasp, reach with the object, place) for 4/10/4 actions."""
 
     name = "pick-and-place"
-    criterion = ("start: open hand 6-12 cm above the table, 2-8 cm from the cube; sub-goals: gripper at the cube "
-                 "(4 actions), cube grasped and lifted above the target (10), cube on the target (4); at the end the cube's centre is within 5 cm of its resting pose on the "
+    criterion = ("start: open hand 6-12 cm above the table, 2-8 cm from the cube; sub-goals: gripper closed around "
+                 "the cube (4 actions), cube held and lifted above the target (10), cube on the target (4); at the end the cube's centre is within 5 cm of its resting pose on the "
                  "target and it is released (gripper open, cube lying flat on the table)")
     default_budgets = (4, 10, 4)
     single_goal = False

@@ -35,7 +35,13 @@ from std_srvs.srv import Trigger
 
 from vjepa_ac.ros.diagnostics import ERROR, OK, make_diagnostic_array
 from vjepa_ac.ros.image_conversion import rgb_to_image_msg
-from vjepa_ac.ros.params import SIM_PARAMETERS, ParameterValueError, declare_parameters, read_parameters
+from vjepa_ac.ros.params import (
+    SIM_PARAMETERS,
+    ParameterValueError,
+    coerce,
+    declare_parameters,
+    read_parameters,
+)
 from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, STATE_QOS, VISUALIZATION_QOS
 from vjepa_ac.ros.spinning import spin_nodes
 from vjepa_ac.ros.state_conversion import (
@@ -86,7 +92,7 @@ class SimNode(Node):
             raise ParameterValueError(
                 f"parameter 'render_goal_mode' must be one of {RENDER_GOAL_MODES}, got {s.render_goal_mode!r}")
         self.sim = sim if sim is not None else (sim_factory or _make_default_sim)(s)
-        self.observation = self.sim.reset(s.seed)
+        self.observation = self.sim.reset(s.seed, {"start_near_cube": s.start_near_cube})
         self.commands_executed = 0
         self.commands_rejected = 0
         self.last_step_seconds = float("nan")
@@ -272,7 +278,9 @@ class SimNode(Node):
 
     def _srv_reset(self, _request, response):
         seed = int(self.get_parameter("seed").value)
-        self.observation = self.sim.reset(seed)
+        near_cube = coerce(next(p for p in SIM_PARAMETERS if p.name == "start_near_cube"),
+                           self.get_parameter("start_near_cube").value)
+        self.observation = self.sim.reset(seed, {"start_near_cube": near_cube})
         self.commands_executed = self.commands_rejected = 0
         self._last_problem = None
         self._publish_observation(self.observation)

@@ -143,16 +143,19 @@ class ScriptedPickPlaceExpert:
         return np.concatenate([delta, R_delta.as_euler("xyz"), [gripper - state[6]]])
 
     def subgoal_poses(self) -> list[dict]:
-        """The paper's three sub-goals as render_goal keyword arguments.
+        """The paper's three sub-goals (grasp, reach with the object, place) as render_goal keyword arguments.
 
-        1. gripper open around the cube; 2. cube grasped and lifted above the target; 3. cube resting on
-        the target, gripper open just above it.
+        1. the cube grasped: gripper closed around it on the table; 2. cube held and lifted above the
+        target; 3. cube resting on the target, gripper open just above it.
+        The grasp is its own image because a one-step planner decides to close only where the image shows
+        the hand where it is: with the hand far from the goal, the arm's pose dominates the energy and the
+        cube's few pixels do not decide between "close and lift" and "lift" (bench/grasp_energy_sensitivity.py).
         """
         cube, (tx, ty), euler = self.cube_start, self.target[:2], self.start_euler
         held_cube = np.concatenate([[tx, ty, LIFT_Z + (CUBE_HALF - GRASP_Z)], cube[3:]])
         placed_cube = np.concatenate([[tx, ty, TABLE_TOP_Z + CUBE_HALF], cube[3:]])
         return [
-            {"ee_pose": np.concatenate([[cube[0], cube[1], GRASP_Z], euler, [0.0]]), "object_poses": {}},
+            {"ee_pose": np.concatenate([[cube[0], cube[1], GRASP_Z], euler, [1.0]]), "object_poses": {}},
             {"ee_pose": np.concatenate([[tx, ty, LIFT_Z], euler, [1.0]]),
              "object_poses": {"cube": held_cube}},
             {"ee_pose": np.concatenate([[tx, ty, RETREAT_Z], euler, [0.0]]),

@@ -26,7 +26,7 @@ TIMESTEP = 0.002
 # Finger pad boxes in the finger frame (the finger mesh's inner face is its y = 0 plane).
 PAD_POS = (0.0, 0.006, 0.043)
 PAD_HALF = (0.0095, 0.006, 0.011)
-LINK_RGBA = {"finger": "0.25 0.25 0.27 1"}
+LINK_RGBA = {"finger": " ".join(f"{c:g}" for c in sl.DEFAULT_COLORS["fingers"])}
 DEFAULT_LINK_RGBA = "0.93 0.93 0.93 1"
 
 

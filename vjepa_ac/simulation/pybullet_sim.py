@@ -77,7 +77,7 @@ class _World:
         for link in (-1, *range(pb.getNumJoints(self.robot, physicsClientId=c))):
             pb.changeVisualShape(self.robot, link, rgbaColor=[0.93, 0.93, 0.93, 1], physicsClientId=c)
         for link in FINGER_JOINT_IDS:
-            pb.changeVisualShape(self.robot, link, rgbaColor=[0.25, 0.25, 0.27, 1], physicsClientId=c)
+            pb.changeVisualShape(self.robot, link, rgbaColor=list(sl.DEFAULT_COLORS["fingers"]), physicsClientId=c)
             pb.changeDynamics(self.robot, link, lateralFriction=1.5, spinningFriction=0.01, physicsClientId=c)
         pb.changeDynamics(self.cube, -1, lateralFriction=1.0, spinningFriction=0.001, physicsClientId=c)
         pb.changeDynamics(self.table, -1, lateralFriction=0.8, physicsClientId=c)

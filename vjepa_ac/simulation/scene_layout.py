@@ -15,7 +15,7 @@ TABLE_TOP_Z = 0.0  # the robot base stands on the table top; base frame == world
 TABLE_CENTER = (0.35, 0.0)
 TABLE_HALF = (0.55, 0.65, 0.02)  # half extents; top surface at TABLE_TOP_Z
 TABLE_HEIGHT = 0.75  # the floor is this far below the table top
-CUBE_HALF = 0.0225  # a 4.5 cm cube
+CUBE_HALF = 0.0275  # a 5.5 cm cube
 CUBE_MASS = 0.08
 CUP_RADIUS = 0.035
 CUP_HEIGHT = 0.08
@@ -40,6 +40,8 @@ DEFAULT_COLORS = {
     "target": (0.10, 0.75, 0.25, 1.0),
     "table": (0.62, 0.48, 0.34, 1.0),
     "floor": (0.35, 0.35, 0.38, 1.0),
+    # Bright fingers, as labs tape them: the default dark grey vanished against the table at 128 px.
+    "fingers": (0.95, 0.75, 0.10, 1.0),
 }
 
 
