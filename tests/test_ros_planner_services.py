@@ -99,3 +99,24 @@ def test_subgoal_budget_mismatch_is_reported(tmp_path):
     with PlannerRig(planner_params=params, send_goal=False) as rig:
         assert wait_for(lambda: any("subgoal_budgets has 2 entries for 1" in m for m in rig.messages()), 10)
         assert command_count(rig.recorder) == 0
+
+
+def test_torch_threads_leave_a_core_for_the_callbacks_unless_set():
+    """torch's default (every core) starved the executor's callbacks; the node sizes the pool itself."""
+    import os
+
+    import torch
+    from ros_test_support import TinyWorldModel, parameter_overrides
+
+    from vjepa_ac.ros.planner_node import PlannerNode
+
+    before = torch.get_num_threads()
+    try:
+        node = PlannerNode(world_model=TinyWorldModel())
+        assert node.torch_threads == torch.get_num_threads() == max(1, (os.cpu_count() or 2) - 1)
+        node.destroy_node()
+        node = PlannerNode(world_model=TinyWorldModel(), parameter_overrides=parameter_overrides({"torch_threads": 3}))
+        assert node.torch_threads == torch.get_num_threads() == 3
+        node.destroy_node()
+    finally:
+        torch.set_num_threads(before)
