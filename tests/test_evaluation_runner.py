@@ -118,7 +118,7 @@ def test_summary_report_combines_runs_and_copies_gifs(eval_runs, tmp_path, capsy
     reach, pnp = json.loads(reach_json.read_text()), json.loads(pnp_json.read_text())
     assert f"| reach | mujoco | 2 | {100 * reach['success_rate']:.0f}% ({reach['successes']}/2) |" in text
     assert f"| pick-and-place | mujoco | 1 | {100 * pnp['success_rate']:.0f}% ({pnp['successes']}/1) |" in text
-    assert "`grasp`" not in text and "`pick-and-place`: sub-goals" in text
+    assert "`grasp`" not in text and "`pick-and-place`: start: open hand" in text
     # Both GIFs the runs wrote (one per row) are copied and embedded.
     gifs = ["pick-and-place_mujoco_seed100002.gif", "reach_mujoco_seed100000.gif"]
     assert sorted(p.name for p in (out / "gifs").iterdir()) == gifs

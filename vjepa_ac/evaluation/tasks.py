@@ -23,7 +23,7 @@ EVALUATION_SEED_START = 100_000  # training data uses seeds below this
 CUBE_REST_Z = TABLE_TOP_Z + CUBE_HALF  # cube centre height when it lies flat on the table
 # A closedness setpoint above this commands the fingers narrower than the cube, i.e. they squeeze it.
 GRIPPER_CLOSED_SETPOINT = 1.0 - CUBE_HALF / FINGER_MAX_OPENING
-REST_Z_TOLERANCE = 0.006  # flat on a face; a cube tipped onto an edge sits ~9 mm higher
+REST_Z_TOLERANCE = 0.006  # flat on a face; a cube tipped onto an edge sits ~11 mm higher
 # Cube centre offset from the TCP when the expert grasps it (pads on the lower half of the cube).
 HELD_CUBE_OFFSET_Z = CUBE_HALF - GRASP_Z
 
