@@ -110,7 +110,8 @@ def as_image_batch(images) -> torch.Tensor:
     if isinstance(images, np.ndarray):
         if images.dtype != np.uint8:
             raise TypeError(f"images must be uint8 RGB, got numpy dtype {images.dtype}")
-        batch = torch.from_numpy(np.ascontiguousarray(images))
+        # Read-only arrays (e.g. views of ROS message buffers) are copied: torch cannot wrap them safely.
+        batch = torch.from_numpy(np.require(images, requirements=["C_CONTIGUOUS", "WRITEABLE"]))
     elif isinstance(images, torch.Tensor):
         if images.dtype != torch.uint8:
             raise TypeError(f"images must be uint8 RGB, got torch dtype {images.dtype}")
