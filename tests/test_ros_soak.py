@@ -69,6 +69,7 @@ def _value(status, key) -> float:
     return float(next(kv.value for kv in status.values if kv.key == key))
 
 
+@pytest.mark.soak
 def test_soak_camera_at_30hz_while_planning():
     planner = PlannerNode(world_model=small_vjepa_world_model(), parameter_overrides=parameter_overrides({
         "samples": 64, "iterations": 3, "top_k": 8, "rate_hz": PLAN_HZ, "max_sensor_age_s": 0.5,
