@@ -16,7 +16,13 @@ import numpy as np
 from vjepa_ac.simulation.expert import GRASP_Z, LIFT_Z, ScriptedPickPlaceExpert
 from vjepa_ac.simulation.goals import sample_reach_goal
 from vjepa_ac.simulation.panda_kinematics import FINGER_MAX_OPENING
-from vjepa_ac.simulation.scene_layout import CUBE_HALF, CUP_HEIGHT, TABLE_TOP_Z
+from vjepa_ac.simulation.scene_layout import (
+    CUBE_HALF,
+    CUP_HEIGHT,
+    NEAR_CUBE_START_HEIGHT,
+    NEAR_CUBE_START_RADIUS,
+    TABLE_TOP_Z,
+)
 
 EVALUATION_SEED_START = 100_000  # training data uses seeds below this
 
@@ -26,6 +32,11 @@ GRIPPER_CLOSED_SETPOINT = 1.0 - CUBE_HALF / FINGER_MAX_OPENING
 REST_Z_TOLERANCE = 0.006  # flat on a face; a cube tipped onto an edge sits ~11 mm higher
 # Cube centre offset from the TCP when the expert grasps it (pads on the lower half of the cube).
 HELD_CUBE_OFFSET_Z = CUBE_HALF - GRASP_Z
+# The start of the grasping tasks (`start_near_cube`), as their criteria state it.
+NEAR_CUBE_START = {"start_near_cube": True}
+NEAR_CUBE_START_TEXT = (f"start: open hand {NEAR_CUBE_START_HEIGHT[0] * 100:g}-{NEAR_CUBE_START_HEIGHT[1] * 100:g} cm "
+                        f"above the table, {NEAR_CUBE_START_RADIUS[0] * 100:g}-{NEAR_CUBE_START_RADIUS[1] * 100:g} cm "
+                        f"from the cube")
 
 
 def _cube(obs) -> np.ndarray:
@@ -120,10 +131,8 @@ class GraspTask(Task):
     """
 
     name = "grasp"
-    criterion = ("start: open hand 6-12 cm above the table, 2-8 cm from the cube; goal images: the hand closed around "
-                 "the cube (4 actions), then the cube grasped and lifted 16 cm (8 actions); at the end the cube's "
-                 "centre is at least 5 cm above its resting height and the cube is held")
-    START_OPTIONS = {"start_near_cube": True}
+    criterion = (f"{NEAR_CUBE_START_TEXT}; goal images: the hand closed around the cube (4 actions), then the "
+                 "cube grasped and lifted 16 cm (8 actions); at the end the cube's centre is at least 5 cm above its resting height and the cube is held")
 
     def __init__(self, budgets=(4, 8), min_lift_m: float = 0.05):
         self.budgets = [int(b) for b in budgets]
@@ -132,7 +141,7 @@ class GraspTask(Task):
         self.min_lift_m = min_lift_m
 
     def setup(self, sim, seed: int):
-        obs = sim.reset(seed, self.START_OPTIONS)
+        obs = sim.reset(seed, NEAR_CUBE_START)
         expert = ScriptedPickPlaceExpert()
         expert.reset(sim, obs)
         cube = expert.cube_start
@@ -218,14 +227,13 @@ class PickAndPlaceTask(Task):
     """The paper's protocol: three sub-goal images (grasp, reach with the object, place) for 4/10/4 actions."""
 
     name = "pick-and-place"
-    criterion = ("start: open hand 6-12 cm above the table, 2-8 cm from the cube; sub-goals: gripper closed around "
-                 "the cube (4 actions), cube held and lifted above the target (10), cube on the target (4); at the end the cube's centre is within 5 cm of its resting pose on the "
-                 "target and it is released (gripper open, cube lying flat on the table)")
+    criterion = (f"{NEAR_CUBE_START_TEXT}; sub-goals: gripper closed around the cube (4 actions), cube held and "
+                 "lifted above the target (10), cube on the target (4); at the end the cube's centre is within 5 cm "
+                 "of its resting pose on the target and it is released (gripper open, cube lying flat on the table)")
     default_budgets = (4, 10, 4)
     single_goal = False
     # The paper's budget of 4 actions of at most 7.5 cm L1 cannot reach a cube 40-50 cm (L1) from the home
-    # pose, so the hand starts near the cube, as it must have in the paper's scenes.
-    START_OPTIONS = {"start_near_cube": True}
+    # pose, so the hand starts near the cube (presumably as in the paper's scenes).
 
     def __init__(self, budgets=None, tolerance_m: float = 0.05):
         self.budgets = [int(b) for b in (budgets if budgets is not None else self.default_budgets)]
@@ -234,7 +242,7 @@ class PickAndPlaceTask(Task):
         self.tolerance_m = tolerance_m
 
     def setup(self, sim, seed: int):
-        obs = sim.reset(seed, self.START_OPTIONS)
+        obs = sim.reset(seed, NEAR_CUBE_START)
         expert = ScriptedPickPlaceExpert()
         expert.reset(sim, obs)
         goals = expert.subgoal_poses()

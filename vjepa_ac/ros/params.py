@@ -18,6 +18,7 @@ __all__ = [
     "SIM_PARAMETERS",
     "coerce",
     "declare_parameters",
+    "read_parameter",
     "read_parameters",
 ]
 
@@ -149,6 +150,14 @@ def coerce(spec: ParamSpec, value):
             if item < spec.minimum:
                 raise ParameterValueError(f"parameter '{spec.name}' must be >= {spec.minimum}, got {item!r}")
     return result
+
+
+def read_parameter(node, specs, name: str):
+    """The current value of one spec, coerced (for callbacks that re-read a parameter the user may have set)."""
+    spec = next((s for s in specs if s.name == name), None)
+    if spec is None:
+        raise KeyError(f"no parameter spec named {name!r}")
+    return coerce(spec, node.get_parameter(name).value)
 
 
 def read_parameters(node, specs) -> SimpleNamespace:

@@ -38,8 +38,8 @@ from vjepa_ac.ros.image_conversion import rgb_to_image_msg
 from vjepa_ac.ros.params import (
     SIM_PARAMETERS,
     ParameterValueError,
-    coerce,
     declare_parameters,
+    read_parameter,
     read_parameters,
 )
 from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, STATE_QOS, VISUALIZATION_QOS
@@ -278,8 +278,7 @@ class SimNode(Node):
 
     def _srv_reset(self, _request, response):
         seed = int(self.get_parameter("seed").value)
-        near_cube = coerce(next(p for p in SIM_PARAMETERS if p.name == "start_near_cube"),
-                           self.get_parameter("start_near_cube").value)
+        near_cube = read_parameter(self, SIM_PARAMETERS, "start_near_cube")
         self.observation = self.sim.reset(seed, {"start_near_cube": near_cube})
         self.commands_executed = self.commands_rejected = 0
         self._last_problem = None

@@ -134,18 +134,15 @@ class FrankaSim(abc.ABC):
         # Within one action a closing gripper acts before the arm moves and an opening one after it, as a
         # blocking grasp before a motion and a release at its end would: "close and lift" grasps the cube
         # and "lower and open" sets it down, instead of the fingers racing the arm.
-        if target_gripper > self._gripper_command:
+        if target_gripper > self._gripper_command:  # close, holding the arm, then move
             self._gripper_command = target_gripper
             self._track(q_now, q_now, target_gripper)
             q_now = self.joint_positions()[:7]
-            self._track(q_now, q_target, target_gripper)
-        elif target_gripper < self._gripper_command:
-            self._track(q_now, q_target, self._gripper_command)
+        self._track(q_now, q_target, self._gripper_command)
+        if target_gripper < self._gripper_command:  # moved; now open, holding the arm
             self._gripper_command = target_gripper
             q_now = self.joint_positions()[:7]
             self._track(q_now, q_now, target_gripper)
-        else:
-            self._track(q_now, q_target, target_gripper)
         return self.observe()
 
     def observe(self) -> Observation:

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 # Planner-like exploration: steps up to the planner's L1 radius, no yaw, rare gripper toggles, so the
 # model sees the actions CEM will ask it about (the planner freezes rotation by default).
@@ -27,22 +28,32 @@ CAMERA_SIZE = 128
 EXPLORATION = {"max_step": 0.075, "smoothing": 0.5, "toggle_probability": 0.05, "yaw_step": 0.0}
 
 
-def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int) -> list[tuple]:
-    """(seed, kind, steps, start_near_cube, close_while_lifting) per episode.
+class EpisodeSpec(NamedTuple):
+    seed: int
+    kind: str
+    steps: int
+    start_near_cube: bool
+    close_while_lifting: bool
+
+
+def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int) -> list[EpisodeSpec]:
+    """What to record, episode by episode.
 
     Half the exploration and 3 in 5 demonstrations start next to the cube, where grasps happen; half the
     demonstrations grasp with a single close-and-lift action, the grasp a one-step planner finds.
     """
     from vjepa_ac.training.collect import check_training_seeds
 
-    plan = [(s, "explore", EXPLORE_STEPS, i % 2 == 1, False)
+    plan = [EpisodeSpec(s, "explore", EXPLORE_STEPS, i % 2 == 1, False)
             for i, s in enumerate(check_training_seeds(first_seed, explore_episodes))]
-    plan += [(s, "mixed", MIXED_STEPS, i % 5 < 3, i % 2 == 0)
+    plan += [EpisodeSpec(s, "mixed", MIXED_STEPS, i % 5 < 3, i % 2 == 0)
              for i, s in enumerate(check_training_seeds(first_seed + explore_episodes, mixed_episodes))]
     return plan
 
 
-def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[tuple]) -> int:
+def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[EpisodeSpec], shard: int = 0) -> int:
+    from tqdm.auto import tqdm
+
     from vjepa_ac.simulation import make_sim
     from vjepa_ac.training.collect import record_episode
     from vjepa_ac.training.episodes import save_episode
@@ -52,14 +63,14 @@ def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[tuple]) 
     sim = make_sim(engine, image_size=camera_size)
     frames_total = 0
     try:
-        for seed, kind, steps, near_cube, close_while_lifting in plan:
-            path = out / f"episode_{seed:05d}.npz"
+        for spec in tqdm(plan, desc=f"collect (worker {shard})", unit="episode", position=shard):
+            path = out / f"episode_{spec.seed:05d}.npz"
             if path.exists():
                 continue
-            frames, states, _record = record_episode(sim, seed, kind, steps, exploration,
-                                                     start_near_cube=near_cube,
-                                                     close_while_lifting=close_while_lifting)
-            save_episode(path, frames, states, seed=seed, engine=engine)
+            frames, states, _record = record_episode(sim, spec.seed, spec.kind, spec.steps, exploration,
+                                                     start_near_cube=spec.start_near_cube,
+                                                     close_while_lifting=spec.close_while_lifting)
+            save_episode(path, frames, states, seed=spec.seed, engine=engine)
             frames_total += len(frames)
     finally:
         sim.close()
@@ -83,9 +94,10 @@ def collect(out: Path, engine: str = "mujoco", explore_episodes: int = EXPLORE_E
         context = multiprocessing.get_context("spawn")  # no forked OpenGL/MuJoCo state
         with concurrent.futures.ProcessPoolExecutor(len(shards), mp_context=context) as pool:
             frames_total = sum(pool.map(_collect_shard, [out] * len(shards), [engine] * len(shards),
-                                        [camera_size] * len(shards), shards))
+                                        [camera_size] * len(shards), shards, range(len(shards))))
     summary = {"episodes": len(plan), "explore_episodes": explore_episodes, "mixed_episodes": mixed_episodes,
-               "near_cube_starts": sum(p[3] for p in plan), "close_while_lifting": sum(p[4] for p in plan),
+               "near_cube_starts": sum(p.start_near_cube for p in plan),
+               "close_while_lifting": sum(p.close_while_lifting for p in plan),
                "exploration": EXPLORATION, "seeds": [first_seed, first_seed + len(plan) - 1],
                "camera_size": camera_size, "workers": workers,
                "new_frames": frames_total, "seconds": round(time.perf_counter() - started, 1)}
