@@ -2,8 +2,8 @@
 
 Horizon-1 CEM only grasps if, from the open hand around the cube, "close and lift" lands nearer (in the
 energy) to the "cube lifted in the hand" goal image than "lift with the hand open" does, which leaves
-the cube on the table. Likewise the grasp goal (hand closed around the cube) must prefer closed fingers
-to open ones at the grasp pose. This script drives the simulator to the grasp pose with ground truth (no model), executes both
+the cube on the table. Likewise the first goal (the open hand around the cube) must prefer open fingers
+to closed ones at the grasp pose, or the planner closes before it gets there. This script drives the simulator to the grasp pose with ground truth (no model), executes both
 alternatives, encodes the real resulting frames and compares their L1 energies to the task's goal images,
 and to a near goal: the cube lifted by exactly the compared action, where only the cube and the fingers
 differ between the two outcomes.
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
 
     energy, label = _encoder_energy(args)
     sim = make_sim("mujoco", image_size=args.camera_size)
-    task = make_task("grasp")  # goal images: [hand closed around the cube, cube lifted in the closed hand]
+    task = make_task("grasp")  # goal images: [open hand around the cube, cube lifted in the closed hand]
     rows = []
     try:
         for seed in range(100000, 100000 + args.seeds):
@@ -109,29 +109,29 @@ def main(argv=None) -> int:
                 row[f"near_goal_energy_{name}"] = energy(after.image, near_goal)
                 row[f"cube_lift_m_{name}"] = float(after.object_poses["cube"][2] - obs.object_poses["cube"][2])
             obs, setup = _at_grasp_pose(sim, task, seed)
-            row["grasp_goal_energy_open"] = energy(obs.image, setup.goal_images[0])
+            row["first_goal_energy_open"] = energy(obs.image, setup.goal_images[0])
             closed = sim.step(np.array([0, 0, 0, 0, 0, 0, 0.75]))
-            row["grasp_goal_energy_closed"] = energy(closed.image, setup.goal_images[0])
+            row["first_goal_energy_closed"] = energy(closed.image, setup.goal_images[0])
             rows.append(row)
             print(f"seed {seed}: lifted goal: lift open {row['lifted_goal_energy_lift_open']:.4f}, close and lift "
-                  f"{row['lifted_goal_energy_close_and_lift']:.4f} | grasp goal: open {row['grasp_goal_energy_open']:.4f},"
-                  f" closed {row['grasp_goal_energy_closed']:.4f}")
+                  f"{row['lifted_goal_energy_close_and_lift']:.4f} | first goal: open {row['first_goal_energy_open']:.4f},"
+                  f" closed {row['first_goal_energy_closed']:.4f}")
     finally:
         sim.close()
     grasp_margin = [(r["lifted_goal_energy_lift_open"] - r["lifted_goal_energy_close_and_lift"])
                     / r["lifted_goal_energy_lift_open"] for r in rows]
     near_margin = [(r["near_goal_energy_lift_open"] - r["near_goal_energy_close_and_lift"])
                    / r["near_goal_energy_lift_open"] for r in rows]
-    closed_margin = [(r["grasp_goal_energy_open"] - r["grasp_goal_energy_closed"]) / r["grasp_goal_energy_open"]
-                     for r in rows]
+    open_margin = [(r["first_goal_energy_closed"] - r["first_goal_energy_open"]) / r["first_goal_energy_closed"]
+                   for r in rows]
     summary = {
         "source": label, "seeds": args.seeds, "camera_size": args.camera_size,
         "grasp_preferred": int(sum(m > 0 for m in grasp_margin)),
         "grasp_margin_mean": float(np.mean(grasp_margin)), "grasp_margin_min": float(np.min(grasp_margin)),
         "near_goal_grasp_preferred": int(sum(m > 0 for m in near_margin)),
         "near_goal_margin_mean": float(np.mean(near_margin)),
-        "closed_fingers_preferred": int(sum(m > 0 for m in closed_margin)),
-        "closed_margin_mean": float(np.mean(closed_margin)),
+        "open_fingers_preferred": int(sum(m > 0 for m in open_margin)),
+        "open_margin_mean": float(np.mean(open_margin)),
         "cube_lifted_by_close_and_lift": int(sum(r["cube_lift_m_close_and_lift"] > 0.03 for r in rows)),
         "records": rows,
     }
@@ -139,8 +139,8 @@ def main(argv=None) -> int:
           f"(relative margin mean {summary['grasp_margin_mean']:+.3f}, min {summary['grasp_margin_min']:+.3f}); "
           f"the near goal (cube lifted {args.lift:.3f} m) on {summary['near_goal_grasp_preferred']}/{args.seeds} "
           f"(margin mean {summary['near_goal_margin_mean']:+.3f}); "
-          f"the grasp goal prefers closed fingers on {summary['closed_fingers_preferred']}/{args.seeds} "
-          f"(margin mean {summary['closed_margin_mean']:+.3f}); close-and-lift really lifted the cube on "
+          f"the first goal (open hand) prefers open fingers on {summary['open_fingers_preferred']}/{args.seeds} "
+          f"(margin mean {summary['open_margin_mean']:+.3f}); close-and-lift really lifted the cube on "
           f"{summary['cube_lifted_by_close_and_lift']}/{args.seeds}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -195,6 +195,19 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def thread_cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of this process, by thread id (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    result = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        result[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return result
+
+
 def synthetic_frame(size: int = 64, shift: int = 0) -> np.ndarray:
     """A colourful uint8 RGB test image; `shift` moves a bright square."""
     yy, xx = np.mgrid[0:size, 0:size]

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vjepa_ac.evaluation.greedy_oracle import greedy_action, run_greedy_oracle
 from vjepa_ac.evaluation.tasks import TASKS, cube_held, cube_resting, make_task
+from vjepa_ac.planning.action_space import ActionSpace
 from vjepa_ac.simulation import ScriptedPickPlaceExpert, make_sim
 
 S = 32
@@ -133,7 +135,7 @@ def test_first_sub_goal_is_within_reach_of_the_planners_steps(sim, name):
         first = np.asarray(setup.info["subgoal_ee_poses"][0][:3])
         l1 = np.abs(first - obs.ee_state[:3]).sum()
         assert l1 <= 0.8 * setup.budgets[0] * 0.075, (seed, l1)
-        assert 0.02 <= np.linalg.norm(first[:2] - obs.ee_state[:2]) <= 0.081
+        assert np.linalg.norm(first[:2] - obs.ee_state[:2]) <= 0.021
 
 
 def test_single_goal_variant_uses_the_final_sub_goal(sim):
@@ -234,3 +236,25 @@ def test_cube_held_needs_closed_fingers_around_the_cube(sim):
     held, details = cube_held(sim, obs)  # just closed on the cube, still on the table
     assert held, details
     assert cube_resting(obs)
+
+
+@pytest.mark.parametrize("name", ["grasp", "pick-and-place"])
+def test_greedy_oracle_solves_the_protocol(sim, name):
+    """The paper's planner looks one action ahead. With a perfect energy it must solve the protocol, or no
+    learned model can: the earlier protocol (a closed hand in the first image, starts 2-8 cm beside the cube)
+    gave this oracle 0/20, because it closed on its first action and then ran its fingers into the cube."""
+    task = make_task(name)
+    results = [run_greedy_oracle(task, sim, seed) for seed in range(100000, 100010)]
+    assert sum(success for success, _, _ in results) >= 9, results
+
+
+def test_greedy_oracle_action_is_the_feasible_step_toward_the_goal():
+    space = ActionSpace()
+    state = np.array([0.5, 0.0, 0.2, np.pi, 0.0, 0.0, 0.0])
+    near = greedy_action(state, state + np.array([0.01, -0.02, 0.0, 0.0, 0.0, 0.0, 1.0]), space)
+    np.testing.assert_allclose(near, [0.01, -0.02, 0.0, 0.0, 0.0, 0.0, space.gripper_max])
+    error = np.array([0.3, 0.0, -0.1])
+    far = greedy_action(state, state + np.concatenate([error, np.zeros(4)]), space)
+    assert np.abs(far[:3]).sum() == pytest.approx(space.translation_radius)  # the whole step, L1
+    assert np.all(far[:3] * error >= 0) and np.all(np.abs(far[:3]) <= np.abs(error))  # never past or away
+    assert not far[3:].any()

@@ -32,6 +32,7 @@ from ros_test_support import (
     rss_bytes,
     small_vjepa_world_model,
     synthetic_frame,
+    thread_cpu_seconds,
     wait_for,
 )
 from sensor_msgs.msg import Image
@@ -106,12 +107,14 @@ def test_soak_camera_at_30hz_while_planning():
             time.sleep(WARM_UP_SECONDS)  # first plans, allocator settling
             commands_before = planner.commands_published
             figures_before = len(figures)
+            cpu_before = thread_cpu_seconds()
             soak_start = time.monotonic()
             while camera.poll() is None and time.monotonic() < soak_start + SOAK_SECONDS + 60:
                 rss_samples.append(rss_bytes())
                 received_samples.append((time.monotonic(), planner.camera_frames_received))
                 time.sleep(0.5)
             soak_end = time.monotonic()
+            cpu_after = thread_cpu_seconds()
             camera_report = json.loads(camera.communicate(timeout=30)[0].strip().splitlines()[-1])
             time.sleep(0.5)  # the last frames in flight
             received = planner.camera_frames_received
@@ -133,6 +136,7 @@ def test_soak_camera_at_30hz_while_planning():
     rate_first = (counts_first[-1][1] - counts_first[0][1]) / (counts_first[-1][0] - counts_first[0][0])
     rate_last = (counts_last[-1][1] - counts_last[0][1]) / (counts_last[-1][0] - counts_last[0][0])
     lat_first, lat_last = _thirds(latencies)
+    thread_shares = sorted(((cpu_after[t] - cpu_before.get(t, 0.0)) / soak_seconds for t in cpu_after), reverse=True)
     report = (
         f"{soak_seconds:.0f} s: camera process sent {sent} frames in {camera_seconds:.0f} s "
         f"({camera_report['rate_hz']:.1f} Hz), planner received {received} ({rate_first:.1f} Hz in the first third, "
@@ -142,7 +146,9 @@ def test_soak_camera_at_30hz_while_planning():
         f"{statistics.median(lat_first) * 1e3:.1f}/{statistics.median(lat_last) * 1e3:.1f} ms, max "
         f"{max(latencies) * 1e3:.1f} ms; longest gap between plans {longest_gap:.2f} s; RSS median first/last "
         f"third {statistics.median(rss_first) / 2**20:.1f}/{statistics.median(rss_last) / 2**20:.1f} MiB "
-        f"(by sixths: {', '.join(f'{statistics.median(c) / 2**20:.1f}' for c in _chunks(rss_samples, 6))})"
+        f"(by sixths: {', '.join(f'{statistics.median(c) / 2**20:.1f}' for c in _chunks(rss_samples, 6))}); "
+        f"CPU of this process {sum(thread_shares):.0%} of one core, busiest threads "
+        f"{', '.join(f'{share:.0%}' for share in thread_shares[:5])}"
     )
     print(report)
     assert sent >= 0.8 * CAMERA_HZ * camera_seconds, report  # the camera process itself kept up

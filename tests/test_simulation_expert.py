@@ -85,16 +85,23 @@ def test_subgoal_images_show_three_different_scenes(sim):
 
 
 def test_first_subgoal_matches_the_executed_grasp_pose(sim):
-    """The grasp goal image (hand closed around the cube) is what the camera sees once the expert has closed."""
+    """The first goal image (the open hand around the cube) is what the camera sees just before the expert
+    closes, and it shows open fingers: an image of the closed hand there is further from that frame."""
     expert = ScriptedPickPlaceExpert()
     obs = sim.reset(4)
     expert.reset(sim, obs)
-    goal_image = sim.render_goal(**expert.subgoal_poses()[0])
-    while expert.phase != "close":  # the action that set this phase was the close itself
-        obs = sim.step(expert.act(obs))
-    assert obs.ee_state[6] == 1.0 and obs.object_poses["cube"][2] < 0.03  # closed on the cube, not lifted
+    first = expert.subgoal_poses()[0]
+    goal_image = sim.render_goal(**first)
+    closed_image = sim.render_goal(ee_pose=np.concatenate([first["ee_pose"][:6], [1.0]]))
+    while True:
+        action = expert.act(obs)
+        if expert.phase == "close":  # this action would close the hand: stop one step short of it
+            break
+        obs = sim.step(action)
+    assert obs.ee_state[6] == 0.0 and obs.object_poses["cube"][2] < 0.03  # open, around the cube on the table
     diff = np.abs(goal_image.astype(int) - obs.image.astype(int)).mean()
     assert diff < 3.0, diff
+    assert diff < np.abs(closed_image.astype(int) - obs.image.astype(int)).mean()
 
 
 def test_episode_record_shapes(sim):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vjepa_ac.training.collect import check_training_seeds
+from vjepa_ac.simulation import make_sim
+from vjepa_ac.training.collect import check_training_seeds, record_episode
 from vjepa_ac.training.collect import main as collect_main
 from vjepa_ac.training.episodes import list_episode_files, load_episode
 from vjepa_ac.training.exploration import ExplorationConfig, SmoothRandomExplorer
@@ -60,3 +61,34 @@ def test_collect_cli_writes_episodes(tmp_path):
     before = files[0].stat().st_mtime_ns
     assert collect_main(["--episodes", "1", "--seed", "40", "--out", str(out), "--no-progress"]) == 0
     assert files[0].stat().st_mtime_ns == before
+
+
+def test_grasp_play_closes_opens_and_lifts_at_the_cube():
+    """grasp_play exists to show the predictor gripper changes at the cube: they must happen there, with
+    planner-sized steps, and some of them must really pick the cube up."""
+    sim = make_sim("mujoco", image_size=32)
+    lifted, closes, opens = 0, 0, 0
+    try:
+        for seed in range(90000, 90008):
+            cube_z = []
+            step = sim.step
+
+            def tracked(action, step=step, cube_z=cube_z):
+                obs = step(action)
+                cube_z.append(obs.object_poses["cube"][2])
+                return obs
+
+            sim.step = tracked
+            frames, states, record = record_episode(sim, seed, "grasp_play", 16, ExplorationConfig(),
+                                                    start_near_cube=True)
+            sim.step = step
+            assert frames.shape == (17, 32, 32, 3) and record["kind"] == "grasp_play"
+            moves = np.diff(states, axis=0)
+            assert np.abs(moves[:, :3]).sum(axis=1).max() <= 0.075 + 2e-3  # within the planner's L1 step
+            closes += int((moves[:, 6] > 0.2).sum())
+            opens += int((moves[:, 6] < -0.2).sum())
+            lifted += max(cube_z) > cube_z[0] + 0.03
+    finally:
+        sim.close()
+    assert closes >= 8 and opens >= 4, (closes, opens)
+    assert lifted >= 2, lifted

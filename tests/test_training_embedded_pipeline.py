@@ -12,18 +12,20 @@ from vjepa_ac.training import embedded
 def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     work, destination = tmp_path / "work", tmp_path / "model"
     argv = ["--work", str(work), "--destination", str(destination), "--explore-episodes", "2",
-            "--mixed-episodes", "1", "--pretrain-steps", "3", "--predictor-steps", "3"]
+            "--mixed-episodes", "1", "--grasp-play-episodes", "1", "--pretrain-steps", "3",
+            "--predictor-steps", "3"]
     assert embedded.main(argv) == 0
 
     collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
-    assert collection["episodes"] == 3 and max(collection["seeds"]) < 100_000
-    assert len(list((work / "episodes").glob("episode_*.npz"))) == 3
+    assert collection["episodes"] == 4 and max(collection["seeds"]) < 100_000
+    assert collection["grasp_play_episodes"] == 1
+    assert len(list((work / "episodes").glob("episode_*.npz"))) == 4
 
     model = load_world_model(destination)
     assert model.encoder.config == encoder_preset(embedded.ENCODER_PRESET)
     expected = predictor_preset(embedded.PREDICTOR_PRESET)
     assert model.predictor.config.state_euler_center == expected.state_euler_center
-    assert model.metadata["data"]["episodes"] == 3
+    assert model.metadata["data"]["episodes"] == 4
 
     image = torch.randint(0, 255, (96, 96, 3), dtype=torch.uint8).numpy()
     tokens = model.encode(image)

@@ -36,7 +36,7 @@ HELD_CUBE_OFFSET_Z = CUBE_HALF - GRASP_Z
 NEAR_CUBE_START = {"start_near_cube": True}
 NEAR_CUBE_START_TEXT = (f"start: open hand {NEAR_CUBE_START_HEIGHT[0] * 100:g}-{NEAR_CUBE_START_HEIGHT[1] * 100:g} cm "
                         f"above the table, {NEAR_CUBE_START_RADIUS[0] * 100:g}-{NEAR_CUBE_START_RADIUS[1] * 100:g} cm "
-                        f"from the cube")
+                        f"(xy) from straight above the cube")
 
 
 def _cube(obs) -> np.ndarray:
@@ -122,32 +122,33 @@ class ReachTask(Task):
 
 
 class GraspTask(Task):
-    """Grasp the cube and lift it, from two goal images: the hand closed around the cube, then the cube lifted.
+    """Grasp the cube and lift it, from two goal images: the open hand around the cube, then the cube lifted.
 
-    The images are the first pick-and-place sub-goal (the grasp) and the state the scripted expert reaches
+    The images are the first pick-and-place sub-goal (gripper near the object) and the state the scripted expert reaches
     after its lift (closed hand at carry height straight above the cube's start, cube between the fingers),
     both in the training distribution. The hand starts near the cube (`start_near_cube`); success only asks for
     5 cm of lift while holding.
     """
 
     name = "grasp"
-    criterion = (f"{NEAR_CUBE_START_TEXT}; goal images: the hand closed around the cube (4 actions), then the "
-                 "cube grasped and lifted 16 cm (8 actions); at the end the cube's centre is at least 5 cm above its resting height and the cube is held")
+    criterion = (f"{NEAR_CUBE_START_TEXT}; goal images: the open hand around the cube, at the grasp pose (4 actions), "
+                 "then the cube grasped and lifted 16 cm (8 actions); at the end the cube's centre is at least 5 cm above its resting height and the cube is held")
 
-    def __init__(self, budgets=(4, 8), min_lift_m: float = 0.05):
+    def __init__(self, budgets=(4, 8), min_lift_m: float = 0.05, lift_z: float = LIFT_Z):
         self.budgets = [int(b) for b in budgets]
         if len(self.budgets) != 2:
             raise ValueError(f"grasp has 2 goal images, got budgets {self.budgets}")
         self.min_lift_m = min_lift_m
+        self.lift_z = float(lift_z)
 
     def setup(self, sim, seed: int):
         obs = sim.reset(seed, NEAR_CUBE_START)
         expert = ScriptedPickPlaceExpert()
         expert.reset(sim, obs)
         cube = expert.cube_start
-        around = expert.subgoal_poses()[0]  # the grasp: hand closed around the cube on the table
-        goal_ee = np.concatenate([[cube[0], cube[1], LIFT_Z], expert.start_euler, [1.0]])
-        goal_cube = np.concatenate([[cube[0], cube[1], LIFT_Z + HELD_CUBE_OFFSET_Z], cube[3:]])
+        around = expert.subgoal_poses()[0]  # gripper near the object: the open hand around the cube
+        goal_ee = np.concatenate([[cube[0], cube[1], self.lift_z], expert.start_euler, [1.0]])
+        goal_cube = np.concatenate([[cube[0], cube[1], self.lift_z + HELD_CUBE_OFFSET_Z], cube[3:]])
         images = [sim.render_goal(**around), sim.render_goal(ee_pose=goal_ee, object_poses={"cube": goal_cube})]
         info = {"goal_ee_pose": goal_ee.tolist(), "goal_cube_pose": goal_cube.tolist(),
                 "start_cube_pose": cube.tolist(), "start_ee_pose": obs.ee_state.tolist(),
@@ -227,7 +228,7 @@ class PickAndPlaceTask(Task):
     """The paper's protocol: three sub-goal images (grasp, reach with the object, place) for 4/10/4 actions."""
 
     name = "pick-and-place"
-    criterion = (f"{NEAR_CUBE_START_TEXT}; sub-goals: gripper closed around the cube (4 actions), cube held and "
+    criterion = (f"{NEAR_CUBE_START_TEXT}; sub-goals: open hand around the cube (4 actions), cube held and "
                  "lifted above the target (10), cube on the target (4); at the end the cube's centre is within 5 cm "
                  "of its resting pose on the target and it is released (gripper open, cube lying flat on the table)")
     default_budgets = (4, 10, 4)

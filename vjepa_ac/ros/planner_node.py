@@ -45,7 +45,7 @@ from vjepa_ac.ros.params import (
     declare_parameters,
     read_parameters,
 )
-from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, SENSOR_QOS, VISUALIZATION_QOS
+from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, LATEST_SENSOR_QOS, VISUALIZATION_QOS
 from vjepa_ac.ros.spinning import spin_nodes
 from vjepa_ac.ros.state_conversion import (
     StateInputError,
@@ -228,9 +228,9 @@ class PlannerNode(Node):
 
     def _create_interfaces(self) -> None:
         sensors = self._sensor_group
-        self.create_subscription(Image, "camera/image", self._on_image, SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(PoseStamped, "ee_pose", self._on_pose, SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(JointState, "gripper/joint_states", self._on_gripper, SENSOR_QOS,
+        self.create_subscription(Image, "camera/image", self._on_image, LATEST_SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(PoseStamped, "ee_pose", self._on_pose, LATEST_SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(JointState, "gripper/joint_states", self._on_gripper, LATEST_SENSOR_QOS,
                                  callback_group=sensors)
         self.create_subscription(Image, "goal_image", self._on_goal_image, GOAL_QOS, callback_group=sensors)
         self._target_pub = self.create_publisher(PoseStamped, "command/target_pose", COMMAND_QOS)

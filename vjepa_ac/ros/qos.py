@@ -10,10 +10,19 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-__all__ = ["SENSOR_QOS", "GOAL_QOS", "COMMAND_QOS", "STATE_QOS", "VISUALIZATION_QOS"]
+__all__ = ["SENSOR_QOS", "LATEST_SENSOR_QOS", "GOAL_QOS", "COMMAND_QOS", "STATE_QOS", "VISUALIZATION_QOS"]
 
-# Camera frames and robot state: best effort, keep only the newest (SensorDataQoS).
+# Camera frames and robot state as drivers publish them: best effort, keep last 5 (SensorDataQoS).
 SENSOR_QOS = qos_profile_sensor_data
+
+# What the planner subscribes with: it only ever uses the newest frame and pose, so a reader that falls
+# behind drops the older ones in DDS instead of running a callback for each (SensorDataQoS-compatible).
+LATEST_SENSOR_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.BEST_EFFORT,
+    durability=DurabilityPolicy.VOLATILE,
+)
 
 # Goal images: a late-joining planner still receives the last goal that was sent.
 GOAL_QOS = QoSProfile(

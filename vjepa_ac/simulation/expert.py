@@ -143,19 +143,21 @@ class ScriptedPickPlaceExpert:
         return np.concatenate([delta, R_delta.as_euler("xyz"), [gripper - state[6]]])
 
     def subgoal_poses(self) -> list[dict]:
-        """The paper's three sub-goals (grasp, reach with the object, place) as render_goal keyword arguments.
+        """The paper's three sub-goals (gripper near the object, object lifted near the goal, object at the goal)
+        as render_goal keyword arguments.
 
-        1. the cube grasped: gripper closed around it on the table; 2. cube held and lifted above the
+        1. the open hand around the cube on the table, at the grasp pose; 2. cube held and lifted above the
         target; 3. cube resting on the target, gripper open just above it.
-        The grasp is its own image because a one-step planner decides to close only where the image shows
-        the hand where it is: with the hand far from the goal, the arm's pose dominates the energy and the
-        cube's few pixels do not decide between "close and lift" and "lift" (bench/grasp_energy_sensitivity.py).
+        The first image shows the hand *open*: a one-step planner moves the gripper as greedily as the arm, so a
+        closed hand in that image makes it close on its first action, far above the cube (a planner with a
+        perfect energy then grasped 0/20). From the open grasp pose, the first action toward image 2 closes and
+        then lifts, which `FrankaSim.step` executes as a grasp.
         """
         cube, (tx, ty), euler = self.cube_start, self.target[:2], self.start_euler
         held_cube = np.concatenate([[tx, ty, LIFT_Z + (CUBE_HALF - GRASP_Z)], cube[3:]])
         placed_cube = np.concatenate([[tx, ty, TABLE_TOP_Z + CUBE_HALF], cube[3:]])
         return [
-            {"ee_pose": np.concatenate([[cube[0], cube[1], GRASP_Z], euler, [1.0]]), "object_poses": {}},
+            {"ee_pose": np.concatenate([[cube[0], cube[1], GRASP_Z], euler, [0.0]]), "object_poses": {}},
             {"ee_pose": np.concatenate([[tx, ty, LIFT_Z], euler, [1.0]]),
              "object_poses": {"cube": held_cube}},
             {"ee_pose": np.concatenate([[tx, ty, RETREAT_Z], euler, [0.0]]),

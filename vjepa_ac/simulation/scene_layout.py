@@ -27,8 +27,11 @@ TARGET_THICKNESS = 0.001
 EE_START = np.array([0.45, 0.0, 0.30, np.pi, 0.0, 0.0])
 # `start_near_cube`: the open hand starts this high above the table and this far from the cube in xy,
 # close enough that the paper's pick-and-place budget (4 actions of at most 7.5 cm L1) reaches the cube.
+# Above the cube, not beside it: a one-step planner moves in a straight line, and from 2-8 cm beside the cube
+# that line runs the open fingers into the cube's top, so even a planner with a perfect energy grasped only
+# 10/20 (19/20 from here; tests/test_evaluation_tasks.py::test_greedy_oracle_solves_the_protocol).
 NEAR_CUBE_START_HEIGHT = (0.06, 0.12)
-NEAR_CUBE_START_RADIUS = (0.02, 0.08)
+NEAR_CUBE_START_RADIUS = (0.0, 0.02)
 
 CUBE_REGION = ((0.42, 0.62), (-0.16, 0.16))
 TARGET_REGION = ((0.38, 0.66), (-0.22, 0.22))

@@ -2,8 +2,9 @@
 
     vjepa-ac-collect --engine mujoco --episodes 50 --seed 0 --out data/episodes --image-size 64 --kind mixed
 
-Kinds: `expert` (scripted pick-and-place), `explore` (smooth random motion + gripper toggles) and
-`mixed` (the expert, interrupted by random exploration bursts it then recovers from). Episode i uses
+Kinds: `expert` (scripted pick-and-place), `explore` (smooth random motion + gripper toggles),
+`mixed` (the expert, interrupted by random exploration bursts it then recovers from) and `grasp_play`
+(planner-like steps down to a jittered grasp pose, then random steps and gripper changes at the cube). Episode i uses
 seed `--seed + i`; every seed must be below 100000, because evaluation uses seeds from 100000 up and
 training on them would leak test scenes.
 """
@@ -22,7 +23,52 @@ from vjepa_ac.training.episodes import save_episode
 from vjepa_ac.training.exploration import ExplorationConfig, SmoothRandomExplorer
 
 EVALUATION_SEED_START = 100_000
-KINDS = ("expert", "explore", "mixed")
+KINDS = ("expert", "explore", "mixed", "grasp_play")
+# grasp_play: how far (m, per axis, 1 sigma) the approach target misses the cube's centre, the share of
+# random steps that also move the gripper (by 0.25-0.75, CEM's range), and how often such a change closes an
+# open hand (an open change otherwise; reversed for a closed hand), so that grasps and releases both happen.
+GRASP_PLAY_XY_SIGMA = 0.012
+GRASP_PLAY_GRIPPER_SHARE = 0.5
+GRASP_PLAY_CLOSE_OPEN_HAND = 0.75
+PLANNER_STEP = 0.075  # the paper's L1 radius of one translation
+GRIPPER_MAX = 0.75
+
+
+def _l1_step(delta: np.ndarray, radius: float) -> np.ndarray:
+    norm = float(np.abs(delta).sum())
+    return delta if norm <= radius else delta * (radius / norm)
+
+
+def grasp_play_actions(rng: np.random.Generator, obs, max_steps: int):
+    """Actions of a grasp_play episode, one per call with the newest observation (a generator).
+
+    The embedded model's first training sets taught the predictor the arm well but hardly what the gripper
+    does at the cube (predicted energies moved by ~1 % between opening and closing where the real frames
+    moved by up to 2x), because demonstrations close exactly once, in the right place. Here every episode
+    closes, opens, lifts and pushes near the cube, with planner-sized steps and continuous gripper deltas.
+    """
+    from vjepa_ac.simulation.expert import GRASP_Z
+
+    cube = obs.object_poses["cube"]
+    miss = np.clip(rng.normal(0.0, GRASP_PLAY_XY_SIGMA, 2), -0.03, 0.03)
+    target = np.array([cube[0] + miss[0], cube[1] + miss[1], GRASP_Z + rng.uniform(0.0, 0.02)])
+    steps = 0
+    while steps < max_steps and np.abs(target - obs.ee_state[:3]).sum() > 0.004 and steps < 4:
+        action = np.zeros(7)
+        action[:3] = _l1_step(target - obs.ee_state[:3], rng.uniform(0.03, PLANNER_STEP))
+        obs = yield action
+        steps += 1
+    while steps < max_steps:
+        action = np.zeros(7)
+        direction = rng.normal(0.0, 1.0, 3)
+        direction[2] = abs(direction[2]) if rng.random() < 0.6 else -abs(direction[2])  # mostly up: lifts
+        action[:3] = direction / np.abs(direction).sum() * rng.uniform(0.0, PLANNER_STEP)
+        if rng.random() < GRASP_PLAY_GRIPPER_SHARE:
+            opened = obs.ee_state[6] < 0.5
+            close = rng.random() < (GRASP_PLAY_CLOSE_OPEN_HAND if opened else 1.0 - GRASP_PLAY_CLOSE_OPEN_HAND)
+            action[6] = (1.0 if close else -1.0) * rng.uniform(0.25, GRIPPER_MAX)
+        obs = yield action
+        steps += 1
 
 
 def check_training_seeds(first_seed: int, episodes: int) -> range:
@@ -59,6 +105,18 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
     expert.reset(sim, obs)
     frames, states = [obs.image], [obs.ee_state]
     burst_left, explored = 0, 0
+    if kind == "grasp_play":
+        actions = grasp_play_actions(rng, obs, max_steps)
+        action = next(actions)
+        while True:
+            obs = sim.step(action)
+            frames.append(obs.image)
+            states.append(obs.ee_state)
+            try:
+                action = actions.send(obs)
+            except StopIteration:
+                break
+        max_steps = 0  # done: skip the expert/explore loop
     for _ in range(max_steps):
         if kind == "mixed" and burst_left == 0 and not expert.done and rng.random() < burst_probability:
             burst_left = int(rng.integers(2, 7))

@@ -22,6 +22,8 @@ from typing import NamedTuple
 # model sees the actions CEM will ask it about (the planner freezes rotation by default).
 EXPLORE_EPISODES = 400
 MIXED_EPISODES = 250
+GRASP_PLAY_EPISODES = 300
+GRASP_PLAY_STEPS = 16
 EXPLORE_STEPS = 20
 MIXED_STEPS = 40
 CAMERA_SIZE = 128
@@ -36,11 +38,13 @@ class EpisodeSpec(NamedTuple):
     close_while_lifting: bool
 
 
-def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int) -> list[EpisodeSpec]:
+def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int,
+                 grasp_play_episodes: int = 0) -> list[EpisodeSpec]:
     """What to record, episode by episode.
 
     Half the exploration and 3 in 5 demonstrations start next to the cube, where grasps happen; half the
-    demonstrations grasp with a single close-and-lift action, the grasp a one-step planner finds.
+    demonstrations grasp with a single close-and-lift action, the grasp a one-step planner finds. Grasp
+    play (all near the cube) shows what every gripper change does there.
     """
     from vjepa_ac.training.collect import check_training_seeds
 
@@ -48,6 +52,9 @@ def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int) ->
             for i, s in enumerate(check_training_seeds(first_seed, explore_episodes))]
     plan += [EpisodeSpec(s, "mixed", MIXED_STEPS, i % 5 < 3, i % 2 == 0)
              for i, s in enumerate(check_training_seeds(first_seed + explore_episodes, mixed_episodes))]
+    if grasp_play_episodes:
+        plan += [EpisodeSpec(s, "grasp_play", GRASP_PLAY_STEPS, True, False)
+                 for s in check_training_seeds(first_seed + explore_episodes + mixed_episodes, grasp_play_episodes)]
     return plan
 
 
@@ -79,13 +86,13 @@ def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[EpisodeS
 
 def collect(out: Path, engine: str = "mujoco", explore_episodes: int = EXPLORE_EPISODES,
             mixed_episodes: int = MIXED_EPISODES, first_seed: int = 0, camera_size: int = CAMERA_SIZE,
-            workers: int = 1) -> dict:
+            workers: int = 1, grasp_play_episodes: int = GRASP_PLAY_EPISODES) -> dict:
     """Record the training episodes; `workers` processes each take every workers-th episode."""
     import concurrent.futures
     import multiprocessing
 
     out.mkdir(parents=True, exist_ok=True)
-    plan = episode_plan(first_seed, explore_episodes, mixed_episodes)
+    plan = episode_plan(first_seed, explore_episodes, mixed_episodes, grasp_play_episodes)
     started = time.perf_counter()
     shards = [plan[i::workers] for i in range(max(1, workers))]
     if len(shards) == 1:
@@ -96,6 +103,7 @@ def collect(out: Path, engine: str = "mujoco", explore_episodes: int = EXPLORE_E
             frames_total = sum(pool.map(_collect_shard, [out] * len(shards), [engine] * len(shards),
                                         [camera_size] * len(shards), shards, range(len(shards))))
     summary = {"episodes": len(plan), "explore_episodes": explore_episodes, "mixed_episodes": mixed_episodes,
+               "grasp_play_episodes": grasp_play_episodes,
                "near_cube_starts": sum(p.start_near_cube for p in plan),
                "close_while_lifting": sum(p.close_while_lifting for p in plan),
                "exploration": EXPLORATION, "seeds": [first_seed, first_seed + len(plan) - 1],
@@ -192,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-preset", default=ENCODER_PRESET, help="models encoder preset to pre-train")
     p.add_argument("--explore-episodes", type=int, default=EXPLORE_EPISODES)
     p.add_argument("--mixed-episodes", type=int, default=MIXED_EPISODES)
+    p.add_argument("--grasp-play-episodes", type=int, default=GRASP_PLAY_EPISODES)
     p.add_argument("--collect-workers", type=int, default=1, help="parallel simulator processes for collect")
     p.add_argument("--pretrain-steps", type=int, default=None, help="override (smoke tests)")
     p.add_argument("--predictor-steps", type=int, default=None, help="override (smoke tests)")
@@ -209,7 +218,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     if "collect" in stages:
         print(json.dumps(collect(args.work / "episodes", explore_episodes=args.explore_episodes,
-                                 mixed_episodes=args.mixed_episodes, workers=args.collect_workers)))
+                                 mixed_episodes=args.mixed_episodes, workers=args.collect_workers,
+                                 grasp_play_episodes=args.grasp_play_episodes)))
     checkpoint = None
     if "pretrain" in stages or "predictor" in stages:
         encoder_checkpoint = pretrain(args.work, args.encoder_preset, args.pretrain_steps)
