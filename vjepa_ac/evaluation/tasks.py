@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from vjepa_ac.simulation.expert import GRASP_Z, LIFT_Z, ScriptedPickPlaceExpert
+from vjepa_ac.simulation.expert import GRASP_Z, ScriptedPickPlaceExpert
 from vjepa_ac.simulation.goals import sample_reach_goal
 from vjepa_ac.simulation.panda_kinematics import FINGER_MAX_OPENING
 from vjepa_ac.simulation.scene_layout import (
@@ -32,6 +32,10 @@ GRIPPER_CLOSED_SETPOINT = 1.0 - CUBE_HALF / FINGER_MAX_OPENING
 REST_Z_TOLERANCE = 0.006  # flat on a face; a cube tipped onto an edge sits ~11 mm higher
 # Cube centre offset from the TCP when the expert grasps it (pads on the lower half of the cube).
 HELD_CUBE_OFFSET_Z = CUBE_HALF - GRASP_Z
+# The grasp task's lifted image: the hand one action (7 cm) above the grasp pose. Toward an image 14 cm
+# higher, the real frame after "close and lift" was further in energy than after "lift open" on 12/12
+# seeds, so no predictor could have chosen the grasp; one action up it was nearer on 12/12.
+GRASP_TASK_LIFT_Z = GRASP_Z + 0.07
 # The start of the grasping tasks (`start_near_cube`), as their criteria state it.
 NEAR_CUBE_START = {"start_near_cube": True}
 NEAR_CUBE_START_TEXT = (f"start: open hand {NEAR_CUBE_START_HEIGHT[0] * 100:g}-{NEAR_CUBE_START_HEIGHT[1] * 100:g} cm "
@@ -124,17 +128,17 @@ class ReachTask(Task):
 class GraspTask(Task):
     """Grasp the cube and lift it, from two goal images: the open hand around the cube, then the cube lifted.
 
-    The images are the first pick-and-place sub-goal (gripper near the object) and the state the scripted expert reaches
-    after its lift (closed hand at carry height straight above the cube's start, cube between the fingers),
-    both in the training distribution. The hand starts near the cube (`start_near_cube`); success only asks for
+    The images are the first pick-and-place sub-goal (gripper near the object) and the closed hand one
+    action (7 cm) straight above the grasp pose with the cube between the fingers, where the expert's
+    close-and-lift demonstrations pass; both are in the training distribution. The hand starts near the cube (`start_near_cube`); success only asks for
     5 cm of lift while holding.
     """
 
     name = "grasp"
     criterion = (f"{NEAR_CUBE_START_TEXT}; goal images: the open hand around the cube, at the grasp pose (4 actions), "
-                 "then the cube grasped and lifted 16 cm (8 actions); at the end the cube's centre is at least 5 cm above its resting height and the cube is held")
+                 "then the cube grasped and lifted 7 cm, one action's height (8 actions); at the end the cube's centre is at least 5 cm above its resting height and the cube is held")
 
-    def __init__(self, budgets=(4, 8), min_lift_m: float = 0.05, lift_z: float = LIFT_Z):
+    def __init__(self, budgets=(4, 8), min_lift_m: float = 0.05, lift_z: float = GRASP_TASK_LIFT_Z):
         self.budgets = [int(b) for b in budgets]
         if len(self.budgets) != 2:
             raise ValueError(f"grasp has 2 goal images, got budgets {self.budgets}")

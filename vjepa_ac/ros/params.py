@@ -88,7 +88,7 @@ SIM_PARAMETERS = (
     _p("engine", "mujoco", "str", "simulator: mujoco or pybullet"),
     _p("image_size", 256, "int", "rendered camera resolution (square)", 16),
     _p("seed", 0, "int", "episode seed used by reset"),
-    _p("start_near_cube", False, "bool", "reset with the open hand next to the cube (the grasp and pick-and-place "
+    _p("start_near_cube", False, "bool", "reset with the open hand just above the cube (the grasp and pick-and-place "
        "evaluation start) instead of the home pose"),
     _p("publish_rate_hz", 15.0, "float", "rate of camera/state publication", 0.1),
     _p("command_mode", "delta", "str", "delta (command/delta), target_pose (command/target_pose + command/gripper) or both"),

@@ -90,7 +90,7 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
                    close_while_lifting: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run one episode; returns frames [T, S, S, 3], states [T, 7] and a summary record.
 
-    `start_near_cube` starts the open hand next to the cube (the grasp and pick-and-place evaluation
+    `start_near_cube` starts the open hand just above the cube (the grasp and pick-and-place evaluation
     start); `close_while_lifting` makes the expert grasp with one close-and-lift action.
     """
     from vjepa_ac.simulation import ScriptedPickPlaceExpert

@@ -42,7 +42,7 @@ def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int,
                  grasp_play_episodes: int = 0) -> list[EpisodeSpec]:
     """What to record, episode by episode.
 
-    Half the exploration and 3 in 5 demonstrations start next to the cube, where grasps happen; half the
+    Half the exploration and 3 in 5 demonstrations start just above the cube, where grasps happen; half the
     demonstrations grasp with a single close-and-lift action, the grasp a one-step planner finds. Grasp
     play (all near the cube) shows what every gripper change does there.
     """
