@@ -8,6 +8,9 @@ alternatives, encodes the real resulting frames and compares their L1 energies t
 and to a near goal: the cube lifted by exactly the compared action, where only the cube and the fingers
 differ between the two outcomes.
 If the encoder cannot tell them apart, no predictor trained on it can, and no planner will grasp.
+With a world model (`--model`, the default) it also asks the predictor: the same comparisons on the
+predicted tokens of each action, which is what CEM ranks. `--goal-lift` sets the lifted image's height
+above the grasp pose (the grasp task's 7 cm by default; 0.14 was the task's earlier, unsolvable one).
 
     .venv/bin/python bench/grasp_energy_sensitivity.py --model vjepa_ac/assets/embedded_model --seeds 12
     .venv/bin/python bench/grasp_energy_sensitivity.py --encoder runs/embedded/encoder/checkpoints/step_00001200
@@ -34,6 +37,8 @@ def _encoder_energy(args):
         model = load_world_model(args.model)
         encode, image_size, label = model.encode, model.image_size, f"model {args.model}"
     else:
+        model = None
+    if model is None:
         from vjepa_ac.models.image_preprocessing import images_to_frames
         from vjepa_ac.models.world_model import normalize_tokens
         from vjepa_ac.training.encoder_pretrainer import load_pretrained_encoder
@@ -49,7 +54,13 @@ def _encoder_energy(args):
         tokens = encode(np.stack([image, goal]))
         return float(l1_energy(tokens[0], tokens[1]))
 
-    return energy, label
+    def predicted_energy(image, state, action, goal) -> float:
+        """Energy of the predictor's tokens for `action` from `image` (what CEM ranks)."""
+        tokens = model.rollout(model.encode(image), torch.as_tensor(state, dtype=torch.float32)[None],
+                               torch.as_tensor(action, dtype=torch.float32)[None, None])
+        return float(l1_energy(tokens[0], model.encode(goal)[0]))
+
+    return energy, label, (predicted_energy if model is not None else None)
 
 
 def _to(sim, obs, xyz, step=0.05, limit=20):
@@ -79,6 +90,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=12, help="evaluation seeds from 100000")
     p.add_argument("--camera-size", type=int, default=128)
     p.add_argument("--lift", type=float, default=0.075, help="lift of the compared actions (m)")
+    p.add_argument("--goal-lift", type=float, default=None,
+                   help="lifted goal image: TCP height above the grasp pose (m; default: the grasp task's)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
@@ -88,12 +101,15 @@ def main(argv=None) -> int:
 
         args.model = str(EMBEDDED_MODEL_DIR)
 
-    from vjepa_ac.evaluation.tasks import make_task
+    from vjepa_ac.evaluation.tasks import GRASP_TASK_LIFT_Z, GraspTask
     from vjepa_ac.simulation import make_sim
+    from vjepa_ac.simulation.expert import GRASP_Z
 
-    energy, label = _encoder_energy(args)
+    energy, label, predicted_energy = _encoder_energy(args)
     sim = make_sim("mujoco", image_size=args.camera_size)
-    task = make_task("grasp")  # goal images: [open hand around the cube, cube lifted in the closed hand]
+    goal_lift = GRASP_TASK_LIFT_Z - GRASP_Z if args.goal_lift is None else args.goal_lift
+    # goal images: [open hand around the cube, cube lifted goal_lift in the closed hand]
+    task = GraspTask(lift_z=GRASP_Z + goal_lift)
     rows = []
     try:
         for seed in range(100000, 100000 + args.seeds):
@@ -104,12 +120,20 @@ def main(argv=None) -> int:
                 near_goal = sim.render_goal(
                     ee_pose=np.concatenate([ee[:2], [ee[2] + args.lift], ee[3:6], [1.0]]),
                     object_poses={"cube": np.concatenate([cube[:2], [cube[2] + args.lift], cube[3:]])})
-                after = sim.step(np.array([0, 0, args.lift, 0, 0, 0, gripper]))
+                action = np.array([0, 0, args.lift, 0, 0, 0, gripper])
+                if predicted_energy is not None:
+                    row[f"predicted_lifted_goal_energy_{name}"] = predicted_energy(
+                        obs.image, obs.ee_state, action, setup.goal_images[1])
+                after = sim.step(action)
                 row[f"lifted_goal_energy_{name}"] = energy(after.image, setup.goal_images[1])
                 row[f"near_goal_energy_{name}"] = energy(after.image, near_goal)
                 row[f"cube_lift_m_{name}"] = float(after.object_poses["cube"][2] - obs.object_poses["cube"][2])
             obs, setup = _at_grasp_pose(sim, task, seed)
             row["first_goal_energy_open"] = energy(obs.image, setup.goal_images[0])
+            if predicted_energy is not None:
+                for name, gripper in (("open", 0.0), ("closed", 0.75)):
+                    row[f"predicted_first_goal_energy_{name}"] = predicted_energy(
+                        obs.image, obs.ee_state, np.array([0, 0, 0, 0, 0, 0, gripper]), setup.goal_images[0])
             closed = sim.step(np.array([0, 0, 0, 0, 0, 0, 0.75]))
             row["first_goal_energy_closed"] = energy(closed.image, setup.goal_images[0])
             rows.append(row)
@@ -125,7 +149,7 @@ def main(argv=None) -> int:
     open_margin = [(r["first_goal_energy_closed"] - r["first_goal_energy_open"]) / r["first_goal_energy_closed"]
                    for r in rows]
     summary = {
-        "source": label, "seeds": args.seeds, "camera_size": args.camera_size,
+        "source": label, "seeds": args.seeds, "camera_size": args.camera_size, "goal_lift_m": goal_lift,
         "grasp_preferred": int(sum(m > 0 for m in grasp_margin)),
         "grasp_margin_mean": float(np.mean(grasp_margin)), "grasp_margin_min": float(np.min(grasp_margin)),
         "near_goal_grasp_preferred": int(sum(m > 0 for m in near_margin)),
@@ -135,6 +159,18 @@ def main(argv=None) -> int:
         "cube_lifted_by_close_and_lift": int(sum(r["cube_lift_m_close_and_lift"] > 0.03 for r in rows)),
         "records": rows,
     }
+    if predicted_energy is not None:
+        predicted_grasp = [(r["predicted_lifted_goal_energy_lift_open"] - r["predicted_lifted_goal_energy_close_and_lift"])
+                           / r["predicted_lifted_goal_energy_lift_open"] for r in rows]
+        predicted_open = [(r["predicted_first_goal_energy_closed"] - r["predicted_first_goal_energy_open"])
+                          / r["predicted_first_goal_energy_closed"] for r in rows]
+        summary.update(predicted_grasp_preferred=int(sum(m > 0 for m in predicted_grasp)),
+                       predicted_grasp_margin_mean=float(np.mean(predicted_grasp)),
+                       predicted_open_fingers_preferred=int(sum(m > 0 for m in predicted_open)),
+                       predicted_open_margin_mean=float(np.mean(predicted_open)),
+                       predicted_over_real_energy=float(np.mean(
+                           [r["predicted_lifted_goal_energy_close_and_lift"] / r["lifted_goal_energy_close_and_lift"]
+                            for r in rows])))
     print(f"{label}: the lifted goal prefers 'close and lift' on {summary['grasp_preferred']}/{args.seeds} seeds "
           f"(relative margin mean {summary['grasp_margin_mean']:+.3f}, min {summary['grasp_margin_min']:+.3f}); "
           f"the near goal (cube lifted {args.lift:.3f} m) on {summary['near_goal_grasp_preferred']}/{args.seeds} "
@@ -142,6 +178,12 @@ def main(argv=None) -> int:
           f"the first goal (open hand) prefers open fingers on {summary['open_fingers_preferred']}/{args.seeds} "
           f"(margin mean {summary['open_margin_mean']:+.3f}); close-and-lift really lifted the cube on "
           f"{summary['cube_lifted_by_close_and_lift']}/{args.seeds}")
+    if predicted_energy is not None:
+        print(f"predicted tokens: the lifted goal prefers 'close and lift' on {summary['predicted_grasp_preferred']}/"
+              f"{args.seeds} (margin mean {summary['predicted_grasp_margin_mean']:+.4f}); the first goal prefers open "
+              f"fingers on {summary['predicted_open_fingers_preferred']}/{args.seeds} (margin mean "
+              f"{summary['predicted_open_margin_mean']:+.4f}); predicted energy / real energy after close-and-lift "
+              f"{summary['predicted_over_real_energy']:.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=1))

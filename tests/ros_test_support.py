@@ -20,9 +20,10 @@ os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+
+from vjepa_ac.ros.spinning import NodeSpinners  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Child processes (nodes, CLIs) see this checkout even when vjepa_ac is not pip-installed.
@@ -141,31 +142,8 @@ class Recorder(Node):
         return [s for array in self.all("/diagnostics") for s in array.status if s.name.startswith(node_name)]
 
 
-class Spinner:
-    """A MultiThreadedExecutor spinning in a background thread for the duration of a test."""
-
-    def __init__(self, *nodes, threads: int = 4):
-        self.executor = MultiThreadedExecutor(num_threads=threads)
-        for node in nodes:
-            self.executor.add_node(node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-
-    def _spin(self):
-        while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        from vjepa_ac.ros.spinning import stop_executor
-
-        self._stop.set()
-        self._thread.join(timeout=10.0)
-        stop_executor(self.executor)
-        return False
+class Spinner(NodeSpinners):
+    """The nodes spinning in background threads for the duration of a test, as `spin_nodes` runs them."""
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:

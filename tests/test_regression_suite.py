@@ -19,21 +19,21 @@ CAMERA_SIZE = 128  # vjepa-ac-eval's default camera resolution
 REGRESSION_FIRST_SEED = EVALUATION_SEED_START
 REGRESSION_EPISODES = 50
 # Floors from `vjepa-ac-eval` runs of the shipped model on seeds 100000+ with the paper's CEM
-# (docs/embedded_model.md), less a margin for CPU nondeterminism. The grasping tasks succeed only by
-# luck (pick-and-place 2/50, the others 0), so they have no success floor yet; their mean final
-# distance must still not regress.
+# (docs/embedded_model.md), about two binomial standard deviations below the measured rate (50 seeds),
+# for CPU nondeterminism. Reach-with-object and single-goal never succeed yet, so they have no floor;
+# every task's mean final distance must still not regress.
 SUCCESS_FLOORS = {
     "reach": 0.88,  # measured 0.94 (47/50, seeds 100000-100049); the regression issue asks 0.95
-    "grasp": 0.0,  # measured 0.02 (1/50)
-    "reach-with-object": 0.0,  # measured 0.0 (0/10; the cube is dropped on every seed)
-    "pick-and-place": 0.0,  # measured 0.04 (2/50)
+    "grasp": 0.10,  # measured 0.20 (10/50); the issue asks 0.70
+    "reach-with-object": 0.0,  # measured 0.0 (0/10; the cube is dropped or never held)
+    "pick-and-place": 0.10,  # measured 0.22 (11/50); the issue asks 0.80
     "pick-and-place-single-goal": 0.0,  # measured 0.0 (0/10)
 }
 DISTANCE_CEILINGS_M = {  # mean final distance to the task's goal, metres
-    "reach": 0.03,  # measured 0.015
-    "grasp": 0.20,  # measured 0.143
-    "reach-with-object": 0.28,  # measured 0.214 (10 seeds)
-    "pick-and-place": 0.25,  # measured 0.172
+    "reach": 0.03,  # measured 0.017
+    "grasp": 0.10,  # measured 0.062
+    "reach-with-object": 0.28,  # measured 0.212 (10 seeds)
+    "pick-and-place": 0.16,  # measured 0.106
     "pick-and-place-single-goal": 0.28,  # measured 0.210 (10 seeds)
 }
 # Default-run slice: reach with the default CEM (800 samples x 10 iterations).

@@ -5,9 +5,11 @@ camera driver would; the planner node runs in this process with its default torc
 real V-JEPA 2-AC WorldModel architecture at toy size, and the real CEM planner, so encoding and rollouts
 compete with the image callbacks for the GIL and the CPUs as they would on a robot.
 
-`make soak` runs 600 s; VJEPA_AC_SOAK_SECONDS sets any length (60 s when run directly). Not in the default
-test run: on the 2-core machine the same 60 s run ranged from 99.6 % of frames received and 1.98 Hz of
-plans to 35 % and 0.45 Hz (plan latency of the toy model 86 ms vs 1 s), with the CPU otherwise idle.
+The default test run soaks for 60 s; `make soak` runs 600 s; VJEPA_AC_SOAK_SECONDS sets any length.
+With rclpy's MultiThreadedExecutor this test was bimodal on the 2-core machine (99.6 % of frames and
+1.98 Hz of plans in one run, 35 % and 0.45 Hz in the next); its spin thread was busy-looping (see
+`vjepa_ac/ros/spinning.py`). With one single-threaded executor per node and planning in its own thread,
+four idle runs and one with both cores otherwise busy received 96.5-99.9 % of the frames at 1.98 Hz of plans.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def test_soak_camera_at_30hz_while_planning():
     rss_samples = []
     received_samples = []  # (monotonic time, frames the planner has received so far)
     camera = None
-    with Spinner(planner, recorder, threads=4):
+    with Spinner(planner, recorder):
         goal_pub.publish(rgb_to_image_msg(synthetic_frame(size=256, shift=40), "camera"))
         camera = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("soak_sensor_process.py")), "--rate", str(CAMERA_HZ),
@@ -152,11 +154,9 @@ def test_soak_camera_at_30hz_while_planning():
     )
     print(report)
     assert sent >= 0.8 * CAMERA_HZ * camera_seconds, report  # the camera process itself kept up
-    # SensorDataQoS is best effort, keep-last 5: a 196 kB frame whose reader is busy for a moment is
-    # dropped by design (the planner only ever uses the newest one). Frames must keep flowing at a
-    # steady rate, well above the planning rate, rather than every one arriving: on an idle 2-core
-    # machine the full test run measured 85 % (1599/1891), a lone run under load 99.6 %.
-    assert received >= 0.6 * sent, report
+    # Best effort, keep last 1: a frame that arrives while the previous one is being stored is dropped
+    # by design (the planner only ever uses the newest). Measured 96.5-99.9 %, idle and loaded.
+    assert received >= 0.9 * sent, report
     assert rate_last >= 0.8 * rate_first, report  # no decline: nothing piles up in the image path
     # Planning never stalls and keeps at least half the rate its own plan time allows.
     assert longest_gap < 10.0, f"no plan for {longest_gap:.1f} s; {report}"

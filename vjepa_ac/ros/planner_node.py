@@ -1,8 +1,8 @@
 """Planner node: camera + EE state + goal image in, one bounded end-effector command per tick out.
 
 Encoder, action-conditioned predictor and CEM run inside this process (tokens never cross DDS).
-Sensor callbacks only validate and store the newest message; planning runs in its own callback group,
-so with a MultiThreadedExecutor frames keep flowing while CEM runs. A command is published only when
+Sensor callbacks only validate and store the newest message; planning runs in a thread of its own at
+`rate_hz`, outside any executor, so frames keep flowing while CEM runs. A command is published only when
 the camera frame, the pose and the gripper state are all fresh and valid and the plan is finite and
 within its bounds; every other outcome is a diagnostic with the reason.
 
@@ -198,7 +198,6 @@ class PlannerNode(Node):
         self.enabled = bool(self.settings.start_enabled) if self.settings else False
 
         self._sensor_group = MutuallyExclusiveCallbackGroup()
-        self._planning_group = MutuallyExclusiveCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
         self._create_interfaces()
 
@@ -209,9 +208,12 @@ class PlannerNode(Node):
         if self._fatal_error is not None:
             self.get_logger().error(self._fatal_error)
 
-        period = 1.0 / self.settings.rate_hz if self.settings else 1.0
-        self._timer = self.create_timer(period, self._on_tick, callback_group=self._planning_group)
         self._publish_diagnostics(*self._startup_status())
+        period = 1.0 / self.settings.rate_hz if self.settings else 1.0
+        self._stop_planning = threading.Event()
+        self._planning_thread = threading.Thread(target=self._planning_loop, args=(period,), daemon=True,
+                                                 name=f"{node_name}:planning")
+        self._planning_thread.start()
 
     # ---- setup --------------------------------------------------------------------------------
     @staticmethod
@@ -470,6 +472,31 @@ class PlannerNode(Node):
         return response
 
     # ---- planning loop --------------------------------------------------------------------------
+    def _planning_loop(self, period: float) -> None:
+        """Tick every `period` seconds (at once after an overrun, never in a burst) until destroy_node.
+
+        A thread, not an executor timer: a plan takes up to seconds, and a callback that long in an
+        executor either blocks the sensor callbacks (single-threaded) or, in rclpy's MultiThreadedExecutor,
+        sends its spin loop into the busy re-submission described in `spinning.py`.
+        """
+        next_tick = time.monotonic() + period
+        while not self._stop_planning.wait(max(0.0, next_tick - time.monotonic())):
+            next_tick = max(next_tick + period, time.monotonic())
+            try:
+                self._on_tick()
+            except Exception as exc:  # e.g. publishing after rclpy shut down: stop quietly then
+                if not self.context.ok():
+                    return
+                self.get_logger().error(f"planning tick failed: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=2.0)
+
+    def destroy_node(self):
+        """Stop the planning thread (letting a running plan finish) before the publishers go."""
+        self._stop_planning.set()
+        if self._planning_thread.is_alive() and threading.current_thread() is not self._planning_thread:
+            self._planning_thread.join(timeout=120.0)
+        return super().destroy_node()
+
     def _on_tick(self) -> None:
         now_ns = self.get_clock().now().nanoseconds
         try:
@@ -657,7 +684,7 @@ class PlannerNode(Node):
 
 def main(args=None) -> None:
     rclpy.init(args=args)
-    spin_nodes([PlannerNode()], threads=4)
+    spin_nodes([PlannerNode()])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 launch/launch_ros are not installable from PyPI, so this runner stands in for
 launch/planning_sim.launch.py: it passes the same config/*.yaml files to the same node classes
-(as `--params-file`, exactly as launch does) and spins them with one MultiThreadedExecutor. The
+(as `--params-file`, exactly as launch does) and spins them (`spinning.spin_nodes`: one executor thread per node). The
 nodes still talk over DDS, so `send_goal_image`, RViz or `ros2 topic` in other processes see them.
 
     vjepa-ac-run --goal goal.png --duration 60

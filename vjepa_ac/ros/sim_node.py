@@ -302,7 +302,7 @@ def main(args=None) -> int:
         rclpy.logging.get_logger("vjepa_ac_sim").fatal(f"cannot start the simulation: {exc}")
         rclpy.try_shutdown()
         return 2
-    spin_nodes([node], threads=2)
+    spin_nodes([node])
     return 0
 
 

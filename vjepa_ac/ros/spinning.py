@@ -1,46 +1,97 @@
-"""Spin nodes with a MultiThreadedExecutor and stop it cleanly.
+"""Spin nodes, each with a SingleThreadedExecutor in a thread of its own, and stop them cleanly.
 
-In rclpy 7.1 `Executor.shutdown()` does not wait for callbacks still running in the thread pool
-(its wait is skipped once the shutdown flag is set) and destroys the guard condition those callbacks
-trigger when they finish, so they fail with "cannot use Destroyable". Stop spinning first, drain
-the pool, then shut the executor down.
+Not rclpy's MultiThreadedExecutor: in rclpy 7.1 its spin loop hands every ready callback to a thread
+pool and, until a pool thread has started it, yields the same task again at once. With a busy GIL
+(the planner's CEM in another thread) the pool starts tasks late, so the spin thread re-submits them in
+a busy loop, which takes the GIL from the pool and the planner in turn. In the ROS soak test that loop
+used 81 % of a core; the planner then received 39 % of the camera frames and planned at 162 ms
+instead of 105 ms, and the state persisted once entered (it appeared on most idle runs, rarely under
+load). A single-threaded executor runs each callback inline, so nothing waits in a queue; one per node
+keeps one node's slow callback (the simulator's step) from delaying another node's sensors, and the
+planner plans in its own thread, outside any executor.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
 
-__all__ = ["stop_executor", "spin_nodes"]
-
-
-def stop_executor(executor, timeout_sec: float = 10.0) -> None:
-    """Call only after the thread that spins `executor` has stopped calling spin_once."""
-    pool = getattr(executor, "_executor", None)  # MultiThreadedExecutor's ThreadPoolExecutor
-    if pool is not None:
-        pool.shutdown(wait=True)
-    executor.shutdown(timeout_sec=timeout_sec)
+__all__ = ["NodeSpinners", "spin_nodes"]
 
 
-def spin_nodes(nodes, duration_s: float | None = None, threads: int = 4, until=None, destroy: bool = True) -> None:
-    """Spin until Ctrl-C, ROS shutdown, `duration_s` or `until()` is true; then stop the executor and
-    (unless `destroy` is False, for callers that still read node state) destroy the nodes and shut down."""
-    executor = MultiThreadedExecutor(num_threads=threads)
-    for node in nodes:
-        executor.add_node(node)
+class NodeSpinners:
+    """One SingleThreadedExecutor per node, each spinning in a daemon thread until `stop()`."""
+
+    def __init__(self, *nodes, poll_s: float = 0.05):
+        self.nodes = list(nodes)
+        self.poll_s = poll_s
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._executors = []
+        self._threads = []
+        for node in self.nodes:
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            self._executors.append(executor)
+            self._threads.append(threading.Thread(target=self._spin, args=(executor,), daemon=True,
+                                                  name=f"spin:{node.get_name()}"))
+
+    def _spin(self, executor) -> None:
+        try:
+            while not self._stop.is_set():
+                executor.spin_once(timeout_sec=self.poll_s)
+        except (ExternalShutdownException, ShutdownException):
+            pass
+        except BaseException as error:  # a callback raised: stop everything and let the caller see it
+            self.error = self.error or error
+            self._stop.set()
+
+    @property
+    def running(self) -> bool:
+        return not self._stop.is_set()
+
+    def start(self) -> NodeSpinners:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=timeout_s)
+        for executor in self._executors:
+            executor.shutdown(timeout_sec=timeout_s)
+
+    def __enter__(self) -> NodeSpinners:
+        return self.start()
+
+    def __exit__(self, *exc) -> bool:
+        self.stop()
+        return False
+
+
+def spin_nodes(nodes, duration_s: float | None = None, until=None, destroy: bool = True) -> None:
+    """Spin until Ctrl-C, ROS shutdown, `duration_s` or `until()` is true; then stop the executors and
+    (unless `destroy` is False, for callers that still read node state) destroy the nodes and shut down.
+    Re-raises an exception that escaped a callback."""
     deadline = None if duration_s is None else time.monotonic() + duration_s
+    spinners = NodeSpinners(*nodes).start()
     try:
-        while rclpy.ok() and (deadline is None or time.monotonic() < deadline):
-            executor.spin_once(timeout_sec=0.1)
+        while rclpy.ok() and spinners.running and (deadline is None or time.monotonic() < deadline):
             if until is not None and until():
                 break
-    except (KeyboardInterrupt, ExternalShutdownException):
+            time.sleep(0.05)
+    except KeyboardInterrupt:
         pass
     finally:
-        stop_executor(executor)
+        spinners.stop()
         if destroy:
             for node in nodes:
                 node.destroy_node()
             rclpy.try_shutdown()
+    if spinners.error is not None:
+        raise spinners.error
