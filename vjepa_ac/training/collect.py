@@ -4,8 +4,8 @@
 
 Kinds: `expert` (scripted pick-and-place), `explore` (smooth random motion + gripper toggles),
 `mixed` (the expert, interrupted by random exploration bursts it then recovers from) and `grasp_play`
-(planner-like steps down to a jittered grasp pose, then random steps and gripper changes at the cube). Episode i uses
-seed `--seed + i`; every seed must be below 100000, because evaluation uses seeds from 100000 up and
+(planner-like steps down to a jittered grasp pose, then random steps and gripper changes at the cube).
+Episode i uses seed `--seed + i`; every seed must be below 100000, because evaluation uses seeds from 100000 up and
 training on them would leak test scenes.
 """
 
@@ -39,27 +39,39 @@ def _l1_step(delta: np.ndarray, radius: float) -> np.ndarray:
     return delta if norm <= radius else delta * (radius / norm)
 
 
-def grasp_play_actions(rng: np.random.Generator, obs, max_steps: int):
-    """Actions of a grasp_play episode, one per call with the newest observation (a generator).
+class GraspPlayPolicy:
+    """The `grasp_play` episode's actions: planner-sized steps down to a grasp pose that misses the cube's
+    centre a little, then random steps (mostly up) of which half also change the gripper.
 
-    The embedded model's first training sets taught the predictor the arm well but hardly what the gripper
-    does at the cube (predicted energies moved by ~1 % between opening and closing where the real frames
-    moved by up to 2x), because demonstrations close exactly once, in the right place. Here every episode
-    closes, opens, lifts and pushes near the cube, with planner-sized steps and continuous gripper deltas.
+    The model trained without these episodes hardly predicted what the gripper does at the cube (predicted
+    energies moved by under 0.5 % between opening and closing where the real frames moved by up to 2x),
+    because demonstrations close exactly once, in the right place. Here every episode closes, opens, lifts
+    and pushes near the cube, with continuous gripper deltas as CEM samples them. (Measured afterwards:
+    training with them did not raise those margins; see docs/embedded_model.md.)
     """
-    from vjepa_ac.simulation.expert import GRASP_Z
 
-    cube = obs.object_poses["cube"]
-    miss = np.clip(rng.normal(0.0, GRASP_PLAY_XY_SIGMA, 2), -0.03, 0.03)
-    target = np.array([cube[0] + miss[0], cube[1] + miss[1], GRASP_Z + rng.uniform(0.0, 0.02)])
-    steps = 0
-    while steps < max_steps and np.abs(target - obs.ee_state[:3]).sum() > 0.004 and steps < 4:
-        action = np.zeros(7)
-        action[:3] = _l1_step(target - obs.ee_state[:3], rng.uniform(0.03, PLANNER_STEP))
-        obs = yield action
-        steps += 1
-    while steps < max_steps:
-        action = np.zeros(7)
+    APPROACH_STEPS = 4
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.target = None
+        self.steps = 0
+
+    def reset(self, obs) -> None:
+        from vjepa_ac.simulation.expert import GRASP_Z
+
+        cube = obs.object_poses["cube"]
+        miss = np.clip(self.rng.normal(0.0, GRASP_PLAY_XY_SIGMA, 2), -0.03, 0.03)
+        self.target = np.array([cube[0] + miss[0], cube[1] + miss[1], GRASP_Z + self.rng.uniform(0.0, 0.02)])
+        self.steps = 0
+
+    def act(self, obs) -> np.ndarray:
+        rng, action = self.rng, np.zeros(7)
+        approaching = self.steps < self.APPROACH_STEPS and np.abs(self.target - obs.ee_state[:3]).sum() > 0.004
+        self.steps = self.steps + 1 if approaching else self.APPROACH_STEPS
+        if approaching:
+            action[:3] = _l1_step(self.target - obs.ee_state[:3], rng.uniform(0.03, PLANNER_STEP))
+            return action
         direction = rng.normal(0.0, 1.0, 3)
         direction[2] = abs(direction[2]) if rng.random() < 0.6 else -abs(direction[2])  # mostly up: lifts
         action[:3] = direction / np.abs(direction).sum() * rng.uniform(0.0, PLANNER_STEP)
@@ -67,8 +79,7 @@ def grasp_play_actions(rng: np.random.Generator, obs, max_steps: int):
             opened = obs.ee_state[6] < 0.5
             close = rng.random() < (GRASP_PLAY_CLOSE_OPEN_HAND if opened else 1.0 - GRASP_PLAY_CLOSE_OPEN_HAND)
             action[6] = (1.0 if close else -1.0) * rng.uniform(0.25, GRIPPER_MAX)
-        obs = yield action
-        steps += 1
+        return action
 
 
 def check_training_seeds(first_seed: int, episodes: int) -> range:
@@ -98,30 +109,24 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     rng = np.random.default_rng([seed, 0xC011EC7])  # independent of the scene layout's stream
-    obs = sim.reset(seed, {"start_near_cube": bool(start_near_cube)})
+    start_near_cube = bool(start_near_cube) or kind == "grasp_play"  # grasp play happens at the cube
+    obs = sim.reset(seed, {"start_near_cube": start_near_cube})
     bounds = sim.workspace_bounds
     explorer = SmoothRandomExplorer(bounds.low, bounds.high, rng, exploration)
     expert = ScriptedPickPlaceExpert(close_while_lifting=close_while_lifting)
     expert.reset(sim, obs)
+    play = GraspPlayPolicy(rng) if kind == "grasp_play" else None
+    if play is not None:  # drawn only here, so the other kinds' random streams stay as they were
+        play.reset(obs)
     frames, states = [obs.image], [obs.ee_state]
     burst_left, explored = 0, 0
-    if kind == "grasp_play":
-        actions = grasp_play_actions(rng, obs, max_steps)
-        action = next(actions)
-        while True:
-            obs = sim.step(action)
-            frames.append(obs.image)
-            states.append(obs.ee_state)
-            try:
-                action = actions.send(obs)
-            except StopIteration:
-                break
-        max_steps = 0  # done: skip the expert/explore loop
     for _ in range(max_steps):
         if kind == "mixed" and burst_left == 0 and not expert.done and rng.random() < burst_probability:
             burst_left = int(rng.integers(2, 7))
             explorer.reset()
-        if kind == "explore" or burst_left > 0:
+        if kind == "grasp_play":
+            action = play.act(obs)
+        elif kind == "explore" or burst_left > 0:
             # Within a demonstration keep the grip as it is, so the expert can carry on afterwards.
             action = explorer.act(obs.ee_state, allow_toggle=kind == "explore")
             burst_left = max(0, burst_left - 1)
