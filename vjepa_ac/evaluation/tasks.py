@@ -32,9 +32,10 @@ GRIPPER_CLOSED_SETPOINT = 1.0 - CUBE_HALF / FINGER_MAX_OPENING
 REST_Z_TOLERANCE = 0.006  # flat on a face; a cube tipped onto an edge sits ~11 mm higher
 # Cube centre offset from the TCP when the expert grasps it (pads on the lower half of the cube).
 HELD_CUBE_OFFSET_Z = CUBE_HALF - GRASP_Z
-# The grasp task's lifted image: the hand one action (7 cm) above the grasp pose. Toward an image 14 cm
-# higher, the real frame after "close and lift" was further in energy than after "lift open" on 12/12
-# seeds, so no predictor could have chosen the grasp; one action up it was nearer on 12/12.
+# The grasp task's lifted image: the hand one action (7 cm) above the grasp pose. Toward the earlier image
+# at carry height (14 cm above the grasp pose), the real frame after "close and lift" was further in energy
+# than after "lift open" on 12/12 seeds, so no predictor could have chosen the grasp; one action up it was
+# nearer on 12/12 (bench/grasp_energy_sensitivity.py).
 GRASP_TASK_LIFT_Z = GRASP_Z + 0.07
 # The start of the grasping tasks (`start_near_cube`), as their criteria state it.
 NEAR_CUBE_START = {"start_near_cube": True}
@@ -130,8 +131,8 @@ class GraspTask(Task):
 
     The images are the first pick-and-place sub-goal (gripper near the object) and the closed hand one
     action (7 cm) straight above the grasp pose with the cube between the fingers, where the expert's
-    close-and-lift demonstrations pass; both are in the training distribution. The hand starts near the cube (`start_near_cube`); success only asks for
-    5 cm of lift while holding.
+    close-and-lift demonstrations pass; both are in the training distribution. The hand starts just above
+    the cube (`start_near_cube`); success only asks for 5 cm of lift while holding.
     """
 
     name = "grasp"
