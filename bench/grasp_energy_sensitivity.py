@@ -27,18 +27,23 @@ import numpy as np
 import torch
 
 
+def _margins(rows, worse: str, better: str) -> list[float]:
+    """Per seed, how much lower (relative) energy `better` has than `worse`: > 0 means CEM prefers it."""
+    return [(r[worse] - r[better]) / r[worse] for r in rows]
+
+
 def _encoder_energy(args):
-    """energy(image, goal_image) with the chosen encoder (layer-normed tokens, the planner's L1)."""
+    """(energy(image, goal_image), label, predicted_energy or None) with the chosen encoder or world model
+    (layer-normed tokens, the planner's L1)."""
     from vjepa_ac.planning.energy import l1_energy
 
+    model = None
     if args.model is not None:
         from vjepa_ac.models import load_world_model
 
         model = load_world_model(args.model)
-        encode, image_size, label = model.encode, model.image_size, f"model {args.model}"
+        encode, label = model.encode, f"model {args.model}"
     else:
-        model = None
-    if model is None:
         from vjepa_ac.models.image_preprocessing import images_to_frames
         from vjepa_ac.models.world_model import normalize_tokens
         from vjepa_ac.training.encoder_pretrainer import load_pretrained_encoder
@@ -142,12 +147,9 @@ def main(argv=None) -> int:
                   f" closed {row['first_goal_energy_closed']:.4f}")
     finally:
         sim.close()
-    grasp_margin = [(r["lifted_goal_energy_lift_open"] - r["lifted_goal_energy_close_and_lift"])
-                    / r["lifted_goal_energy_lift_open"] for r in rows]
-    near_margin = [(r["near_goal_energy_lift_open"] - r["near_goal_energy_close_and_lift"])
-                   / r["near_goal_energy_lift_open"] for r in rows]
-    open_margin = [(r["first_goal_energy_closed"] - r["first_goal_energy_open"]) / r["first_goal_energy_closed"]
-                   for r in rows]
+    grasp_margin = _margins(rows, "lifted_goal_energy_lift_open", "lifted_goal_energy_close_and_lift")
+    near_margin = _margins(rows, "near_goal_energy_lift_open", "near_goal_energy_close_and_lift")
+    open_margin = _margins(rows, "first_goal_energy_closed", "first_goal_energy_open")
     summary = {
         "source": label, "seeds": args.seeds, "camera_size": args.camera_size, "goal_lift_m": goal_lift,
         "grasp_preferred": int(sum(m > 0 for m in grasp_margin)),
@@ -160,10 +162,9 @@ def main(argv=None) -> int:
         "records": rows,
     }
     if predicted_energy is not None:
-        predicted_grasp = [(r["predicted_lifted_goal_energy_lift_open"] - r["predicted_lifted_goal_energy_close_and_lift"])
-                           / r["predicted_lifted_goal_energy_lift_open"] for r in rows]
-        predicted_open = [(r["predicted_first_goal_energy_closed"] - r["predicted_first_goal_energy_open"])
-                          / r["predicted_first_goal_energy_closed"] for r in rows]
+        predicted_grasp = _margins(rows, "predicted_lifted_goal_energy_lift_open",
+                                   "predicted_lifted_goal_energy_close_and_lift")
+        predicted_open = _margins(rows, "predicted_first_goal_energy_closed", "predicted_first_goal_energy_open")
         summary.update(predicted_grasp_preferred=int(sum(m > 0 for m in predicted_grasp)),
                        predicted_grasp_margin_mean=float(np.mean(predicted_grasp)),
                        predicted_open_fingers_preferred=int(sum(m > 0 for m in predicted_open)),

@@ -9,7 +9,7 @@ The default test run soaks for 60 s; `make soak` runs 600 s; VJEPA_AC_SOAK_SECON
 With rclpy's MultiThreadedExecutor this test was bimodal on the 2-core machine (99.6 % of frames and
 1.98 Hz of plans in one run, 35 % and 0.45 Hz in the next); its spin thread was busy-looping (see
 `vjepa_ac/ros/spinning.py`). With one single-threaded executor per node and planning in its own thread,
-four idle runs and one with both cores otherwise busy received 96.5-99.9 % of the frames at 1.98 Hz of plans.
+three idle runs and one with both cores otherwise busy received 96.5-99.9 % of the frames at 1.98 Hz of plans.
 """
 
 from __future__ import annotations

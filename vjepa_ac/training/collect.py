@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vjepa_ac.planning.action_space import ActionSpace
 from vjepa_ac.training.episodes import save_episode
 from vjepa_ac.training.exploration import ExplorationConfig, SmoothRandomExplorer
 
@@ -30,8 +31,8 @@ KINDS = ("expert", "explore", "mixed", "grasp_play")
 GRASP_PLAY_XY_SIGMA = 0.012
 GRASP_PLAY_GRIPPER_SHARE = 0.5
 GRASP_PLAY_CLOSE_OPEN_HAND = 0.75
-PLANNER_STEP = 0.075  # the paper's L1 radius of one translation
-GRIPPER_MAX = 0.75
+PLANNER_STEP = ActionSpace.translation_radius  # the paper's L1 radius of one translation
+GRIPPER_MAX = ActionSpace.gripper_max
 
 
 def _l1_step(delta: np.ndarray, radius: float) -> np.ndarray:
