@@ -197,6 +197,23 @@ def test_gripper_deadband_rounds_only_the_executed_delta(model):
     assert result.actions[0, 6] != 0.0
 
 
+def test_gripper_min_gain_holds_a_gripper_change_the_energy_does_not_need(model):
+    config = CEMConfig(samples=300, iterations=8, gripper_min_gain=0.05)
+    target = [0.02, -0.01, 0.0, 0, 0, 0, 0.5]
+    # The gripper changes the goal's tokens: the change pays off and is kept.
+    result, _, _ = plan_toward(model, target, config)
+    assert abs(result.action[6] - 0.5) < 0.05
+    # A model whose tokens barely see the gripper: CEM's gripper mean is noise, so the hand is held.
+    blind = PoseFeatureWorldModel(tokens_per_frame=16, embed_dim=32, seed=3)
+    blind.weight[9] *= 1e-4
+    noisy, _, _ = plan_toward(blind, target, CEMConfig(samples=300, iterations=8))
+    assert noisy.action[6] != 0.0
+    held, _, _ = plan_toward(blind, target, config)
+    assert held.action[6] == 0.0 and (held.actions[:, 6] == 0.0).all()
+    np.testing.assert_allclose(held.action[:3], target[:3], atol=5e-3)
+    assert held.samples_evaluated == 300 * 8 + 2
+
+
 @pytest.mark.parametrize(
     "state",
     [

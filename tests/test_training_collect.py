@@ -70,25 +70,43 @@ def test_grasp_play_closes_opens_and_lifts_at_the_cube():
     lifted, closes, opens = 0, 0, 0
     try:
         for seed in range(90000, 90008):
-            cube_z = []
-            step = sim.step
-
-            def tracked(action, step=step, cube_z=cube_z):
-                obs = step(action)
-                cube_z.append(obs.object_poses["cube"][2])
-                return obs
-
-            sim.step = tracked
             frames, states, record = record_episode(sim, seed, "grasp_play", 16, ExplorationConfig(),
                                                     start_near_cube=True)
-            sim.step = step
             assert frames.shape == (17, 32, 32, 3) and record["kind"] == "grasp_play"
             moves = np.diff(states, axis=0)
             assert np.abs(moves[:, :3]).sum(axis=1).max() <= 0.075 + 2e-3  # within the planner's L1 step
             closes += int((moves[:, 6] > 0.2).sum())
             opens += int((moves[:, 6] < -0.2).sum())
-            lifted += max(cube_z) > cube_z[0] + 0.03
+            cube_z = record["cube_positions"][:, 2]
+            assert record["cube_positions"].shape == (17, 3)
+            lifted += cube_z.max() > cube_z[0] + 0.03
     finally:
         sim.close()
     assert closes >= 8 and opens >= 4, (closes, opens)
     assert lifted >= 2, lifted
+
+
+def test_grasp_lift_decides_once_at_the_cube_and_close_and_lift_picks_it_up():
+    """grasp_lift's decisive step is the transition a one-step planner must predict at the grasp pose."""
+    from vjepa_ac.simulation.expert import GRASP_Z
+
+    sim = make_sim("mujoco", image_size=32)
+    outcomes = {"close_and_lift": [], "lift_open": [], "close_in_place": []}
+    try:
+        for seed in range(90100, 90112):
+            _, states, record = record_episode(sim, seed, "grasp_lift", 12, ExplorationConfig())
+            assert record["start_near_cube"]
+            moves = np.diff(states, axis=0)
+            assert np.abs(moves[:, :3]).sum(axis=1).max() <= 0.075 + 2e-3
+            first_change = int(np.flatnonzero((np.abs(moves[:, 6]) > 0.2) | (moves[:, 2] > 0.02))[0])
+            cube = record["cube_positions"]
+            before = states[first_change]
+            assert abs(before[2] - GRASP_Z) < 0.015 and np.linalg.norm(before[:2] - cube[0, :2]) < 0.02
+            close, lift = moves[first_change, 6] > 0.2, moves[first_change, 2] > 0.02
+            kind = "close_and_lift" if close and lift else "lift_open" if lift else "close_in_place"
+            outcomes[kind].append(float(cube[first_change + 1, 2] - cube[first_change, 2]))
+    finally:
+        sim.close()
+    assert len(outcomes["close_and_lift"]) >= 3 and outcomes["lift_open"], outcomes
+    assert min(outcomes["close_and_lift"]) > 0.02, outcomes
+    assert max(abs(dz) for dz in outcomes["lift_open"] + outcomes["close_in_place"]) < 0.005, outcomes

@@ -10,7 +10,7 @@ from PIL import Image
 from vjepa_ac.poses import poses_to_actions
 from vjepa_ac.training.clip_dataset import ClipDataset, clip_windows
 from vjepa_ac.training.droid_dataset import load_droid_episode
-from vjepa_ac.training.episodes import EpisodeFormatError, load_episode, save_episode
+from vjepa_ac.training.episodes import EpisodeFormatError, load_cube_positions, load_episode, save_episode
 from vjepa_ac.training.token_cache import (
     CachedClipDataset,
     TokenCache,
@@ -49,6 +49,13 @@ def test_episode_round_trip_and_validation(tmp_path):
         save_episode(tmp_path / "bad.npz", frames, bad, seed=0, engine="x")
     with pytest.raises(FileNotFoundError):
         load_episode(tmp_path / "missing.npz")
+    assert load_cube_positions(path) is None
+    cubes = rng.normal(size=(5, 3)).astype(np.float32)
+    with_cubes = save_episode(tmp_path / "cubes.npz", frames, states, seed=7, engine="mujoco", cube_positions=cubes)
+    np.testing.assert_array_equal(load_cube_positions(with_cubes), cubes)
+    np.testing.assert_array_equal(load_episode(with_cubes).frames, frames)
+    with pytest.raises(EpisodeFormatError, match="cube_positions"):
+        save_episode(tmp_path / "bad.npz", frames, states, seed=0, engine="x", cube_positions=cubes[:4])
 
 
 def test_reference_npz_and_episode_directory(tmp_path, shared_dir):
@@ -149,6 +156,33 @@ def test_token_cache_round_trip_and_fingerprint(tmp_path):
         other.scale[0] = 5.0
     with pytest.raises(TokenCacheError, match="built with encoder"):
         TokenCache(path, expected_fingerprint=encoder_fingerprint(other))
+
+
+def test_interaction_clips_are_repeated_from_cube_positions(tmp_path):
+    from vjepa_ac.training.train_predictor import interaction_steps
+
+    rng = np.random.default_rng(8)
+    cubes = np.zeros((6, 3), np.float32)
+    cubes[4:, 2] = 0.05  # the cube rises between frames 3 and 4
+    save_episode(tmp_path / "eps" / "a.npz", rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8),
+                 random_states(rng, 6), seed=0, engine="mujoco", cube_positions=cubes)
+    save_episode(tmp_path / "eps" / "b.npz", rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8),
+                 random_states(rng, 6), seed=1, engine="mujoco")  # recorded without cube positions
+    trajs = load_many([tmp_path / "eps"])
+    enc = MeanColourEncoder()
+    cache = TokenCache(build_token_cache(tmp_path / "c.safetensors", trajs, enc.encode, "fp",
+                                         dtype=torch.float32, progress=False))
+    events = interaction_steps(cache.names, [str(tmp_path / "eps")])
+    assert list(events) == [0] and events[0].tolist() == [False, False, False, True, False]
+    plain = CachedClipDataset(cache, frames_per_clip=3)
+    weighted = CachedClipDataset(cache, frames_per_clip=3, event_steps=events, event_repeats=3)
+    # Clips of a start at 2 and 3 hold transition 3 -> 4; each is added twice more.
+    assert weighted.event_windows == 2 and len(weighted) == len(plain) + 4
+    assert sorted(weighted.windows[len(plain):]) == [(0, 2), (0, 2), (0, 3), (0, 3)]
+    with pytest.raises(ValueError, match="event_repeats"):
+        CachedClipDataset(cache, frames_per_clip=3, event_steps=events, event_repeats=0)
+    with pytest.raises(SystemExit, match="cube_positions"):
+        interaction_steps(["b.npz"], [str(tmp_path / "eps")])
 
 
 def test_lazy_trajectories_build_the_same_cache(tmp_path):

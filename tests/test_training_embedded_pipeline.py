@@ -7,25 +7,29 @@ import torch
 from vjepa_ac.models import load_world_model
 from vjepa_ac.models.presets import encoder_preset, predictor_preset
 from vjepa_ac.training import embedded
+from vjepa_ac.training.episodes import load_cube_positions, load_episode
 
 
 def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     work, destination = tmp_path / "work", tmp_path / "model"
     argv = ["--work", str(work), "--destination", str(destination), "--explore-episodes", "2",
-            "--mixed-episodes", "1", "--grasp-play-episodes", "1", "--pretrain-steps", "3",
+            "--mixed-episodes", "1", "--grasp-play-episodes", "1", "--grasp-lift-episodes", "1",
+            "--pretrain-steps", "3",
             "--predictor-steps", "3"]
     assert embedded.main(argv) == 0
 
     collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
-    assert collection["episodes"] == 4 and max(collection["seeds"]) < 100_000
-    assert collection["grasp_play_episodes"] == 1
-    assert len(list((work / "episodes").glob("episode_*.npz"))) == 4
+    assert collection["episodes"] == 5 and max(collection["seeds"]) < 100_000
+    assert collection["grasp_play_episodes"] == collection["grasp_lift_episodes"] == 1
+    files = sorted((work / "episodes").glob("episode_*.npz"))
+    assert len(files) == 5
+    assert all(load_cube_positions(f).shape == (len(load_episode(f)), 3) for f in files)
 
     model = load_world_model(destination)
     assert model.encoder.config == encoder_preset(embedded.ENCODER_PRESET)
     expected = predictor_preset(embedded.PREDICTOR_PRESET)
     assert model.predictor.config.state_euler_center == expected.state_euler_center
-    assert model.metadata["data"]["episodes"] == 4
+    assert model.metadata["data"]["episodes"] == 5
 
     image = torch.randint(0, 255, (96, 96, 3), dtype=torch.uint8).numpy()
     tokens = model.encode(image)

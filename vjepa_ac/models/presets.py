@@ -280,6 +280,16 @@ PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
         image_size=128, patch_size=32, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
     ),
+    # Width 128 (no bottleneck below the encoder's 128 channels): an experiment on whether a wider
+    # predictor learns the gripper's effect; about 3x the CEM cost of ac_embedded.
+    "ac_embedded_wide": PredictorConfig(
+        image_size=128, patch_size=32, encoder_dim=128, embed_dim=128, depth=4, num_heads=4, mlp_hidden_dim=512,
+        state_euler_center=(3.141592653589793, 0.0, 0.0),
+    ),
+    "ac_embedded_96": PredictorConfig(
+        image_size=128, patch_size=32, encoder_dim=128, embed_dim=96, depth=4, num_heads=4, mlp_hidden_dim=384,
+        state_euler_center=(3.141592653589793, 0.0, 0.0),
+    ),
     "ac_embedded_8x8": PredictorConfig(
         image_size=128, patch_size=16, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
@@ -293,6 +303,8 @@ WORLD_MODEL_PRESETS: dict[str, tuple[str, str]] = {
     "micro": ("vit_micro", "ac_micro"),
     "embedded": ("vit_embedded", "ac_embedded"),
     "embedded_8x8": ("vit_embedded_8x8", "ac_embedded_8x8"),
+    "embedded_wide": ("vit_embedded", "ac_embedded_wide"),
+    "embedded_96": ("vit_embedded", "ac_embedded_96"),
 }
 
 _ALIASES = {"vit_l": "vit_large", "vit_h": "vit_huge", "vit_g": "vit_giant", "vit_g_384": "vit_giant_384"}

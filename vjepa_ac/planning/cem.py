@@ -25,7 +25,11 @@ class CEMConfig:
     gripper `init_std_gripper` (the reference's maxnorm and 1). Beyond the reference:
     `include_mean` evaluates the current mean as one of the N samples so a good warm start is not
     lost to sampling noise; `return_best` returns the best evaluated sequence when it beats the
-    final mean; `gripper_deadband` zeroes a smaller *executed* gripper delta (notebook: 0.25).
+    final mean; `gripper_deadband` zeroes a smaller *executed* gripper delta (notebook: 0.25);
+    `gripper_min_gain` keeps the plan's gripper change only if the world model predicts it lowers the
+    energy by at least that fraction against the same plan with the gripper held (0 = off). When the
+    energy hardly depends on the gripper, CEM's gripper mean is sampling noise, and it would open or close
+    the hand at random.
     `autocast` = bf16 autocast on CUDA (CPU always runs in the model dtype).
     """
 
@@ -51,6 +55,7 @@ class CEMConfig:
     include_mean: bool = True
     return_best: bool = True
     gripper_deadband: float = 0.0
+    gripper_min_gain: float = 0.0
     autocast: bool = True
     compile: bool | str = False  # True: torch.compile the rollout (inductor); a string names the backend
 
@@ -63,7 +68,7 @@ class CEMConfig:
         for name in ("momentum_mean", "momentum_std", "momentum_mean_gripper", "momentum_std_gripper"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"CEMConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        for name in ("init_std_gripper", "min_std", "gripper_deadband"):
+        for name in ("init_std_gripper", "min_std", "gripper_deadband", "gripper_min_gain"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"CEMConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         if self.chunk_size is not None and self.chunk_size < 1:
@@ -267,6 +272,13 @@ class CEMPlanner:
         evaluated += 1
         if c.return_best and best_energy < energy:
             plan, energy = best_plan, best_energy
+        if c.gripper_min_gain > 0 and bool((plan[:, GRIPPER] != 0).any()):
+            held = plan.clone()
+            held[:, GRIPPER] = 0.0
+            held_energy = float(self._energies(tokens_b, state_b, goal, held.unsqueeze(0))[0])
+            evaluated += 1
+            if energy > held_energy * (1.0 - c.gripper_min_gain):
+                plan, energy = held, held_energy
         self._previous_mean = plan.detach().cpu()
         actions = plan.detach().cpu().double()
         executed = actions[0].clone()

@@ -3,8 +3,10 @@
     vjepa-ac-collect --engine mujoco --episodes 50 --seed 0 --out data/episodes --image-size 64 --kind mixed
 
 Kinds: `expert` (scripted pick-and-place), `explore` (smooth random motion + gripper toggles),
-`mixed` (the expert, interrupted by random exploration bursts it then recovers from) and `grasp_play`
-(planner-like steps down to a jittered grasp pose, then random steps and gripper changes at the cube).
+`mixed` (the expert, interrupted by random exploration bursts it then recovers from), `grasp_play`
+(planner-like steps down to a jittered grasp pose, then random steps and gripper changes at the cube) and
+`grasp_lift` (down to the grasp pose, then one decisive action: close and lift, lift open, or close in
+place, then carrying moves).
 Episode i uses seed `--seed + i`; every seed must be below 100000, because evaluation uses seeds from 100000 up and
 training on them would leak test scenes.
 """
@@ -24,7 +26,7 @@ from vjepa_ac.training.episodes import save_episode
 from vjepa_ac.training.exploration import ExplorationConfig, SmoothRandomExplorer
 
 EVALUATION_SEED_START = 100_000
-KINDS = ("expert", "explore", "mixed", "grasp_play")
+KINDS = ("expert", "explore", "mixed", "grasp_play", "grasp_lift")
 # grasp_play: how far (m, per axis, 1 sigma) the approach target misses the cube's centre, the share of
 # random steps that also move the gripper (by 0.25-0.75, CEM's range), and how often such a change closes an
 # open hand (an open change otherwise; reversed for a closed hand), so that grasps and releases both happen.
@@ -83,6 +85,63 @@ class GraspPlayPolicy:
         return action
 
 
+# grasp_lift: the approach misses the cube's centre by this much (1 sigma, m), and the decisive action's odds.
+GRASP_LIFT_XY_SIGMA = 0.004
+GRASP_LIFT_CHOICES = {"close_and_lift": 0.5, "lift_open": 0.25, "close_in_place": 0.25}
+
+
+class GraspLiftPolicy:
+    """The `grasp_lift` episode's actions: down to the grasp pose with the hand open, then one decisive
+    action, then random carrying moves (mostly up) with the gripper held, and at the end sometimes a release.
+
+    The decisive step is the transition a one-step planner must predict at the cube: from the same frame,
+    "close and lift" brings the cube along and "lift open" leaves it. Random play (`grasp_play`) holds few
+    of them, because its closings mostly happen off-centre or without a lift, and a model trained on it
+    kept its gripper input near zero (its prediction moved by 0.0007 L1 when the gripper action was
+    dropped, against 0.047 for the translation).
+    """
+
+    APPROACH_STEPS = 4
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.target = None
+        self.steps = 0
+        self.decided = False
+
+    def reset(self, obs) -> None:
+        from vjepa_ac.simulation.expert import GRASP_Z
+
+        cube = obs.object_poses["cube"]
+        miss = np.clip(self.rng.normal(0.0, GRASP_LIFT_XY_SIGMA, 2), -0.012, 0.012)
+        self.target = np.array([cube[0] + miss[0], cube[1] + miss[1], GRASP_Z + self.rng.uniform(0.0, 0.01)])
+        self.steps, self.decided = 0, False
+
+    def act(self, obs) -> np.ndarray:
+        rng, action = self.rng, np.zeros(7)
+        self.steps += 1
+        if not self.decided:
+            left = self.target - obs.ee_state[:3]
+            if self.steps <= self.APPROACH_STEPS + 2 and np.abs(left).sum() > 0.004:
+                action[:3] = _l1_step(left, rng.uniform(0.04, PLANNER_STEP))
+                return action
+            self.decided = True
+            choice = rng.choice(list(GRASP_LIFT_CHOICES), p=list(GRASP_LIFT_CHOICES.values()))
+            if choice != "lift_open":
+                action[6] = rng.uniform(0.5, GRIPPER_MAX)
+            if choice != "close_in_place":
+                action[2] = rng.uniform(0.03, PLANNER_STEP)
+            return action
+        direction = rng.normal(0.0, 1.0, 3)
+        direction[2] = abs(direction[2]) if rng.random() < 0.7 else -abs(direction[2])
+        action[:3] = direction / np.abs(direction).sum() * rng.uniform(0.0, PLANNER_STEP)
+        if obs.ee_state[6] > 0.3 and rng.random() < 0.1:
+            action[6] = -rng.uniform(0.5, GRIPPER_MAX)  # release
+        elif obs.ee_state[6] < 0.3 and rng.random() < 0.1:
+            action[6] = rng.uniform(0.5, GRIPPER_MAX)
+        return action
+
+
 def check_training_seeds(first_seed: int, episodes: int) -> range:
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
@@ -100,7 +159,8 @@ def check_training_seeds(first_seed: int, episodes: int) -> range:
 def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: ExplorationConfig,
                    burst_probability: float = 0.15, start_near_cube: bool = False,
                    close_while_lifting: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Run one episode; returns frames [T, S, S, 3], states [T, 7] and a summary record.
+    """Run one episode; returns frames [T, S, S, 3], states [T, 7] and a summary record (whose
+    `cube_positions` [T, 3] array the callers store with the episode, not in the JSON log).
 
     `start_near_cube` starts the open hand just above the cube (the grasp and pick-and-place evaluation
     start); `close_while_lifting` makes the expert grasp with one close-and-lift action.
@@ -110,22 +170,23 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     rng = np.random.default_rng([seed, 0xC011EC7])  # independent of the scene layout's stream
-    start_near_cube = bool(start_near_cube) or kind == "grasp_play"  # grasp play happens at the cube
+    start_near_cube = bool(start_near_cube) or kind in ("grasp_play", "grasp_lift")  # these happen at the cube
     obs = sim.reset(seed, {"start_near_cube": start_near_cube})
     bounds = sim.workspace_bounds
     explorer = SmoothRandomExplorer(bounds.low, bounds.high, rng, exploration)
     expert = ScriptedPickPlaceExpert(close_while_lifting=close_while_lifting)
     expert.reset(sim, obs)
-    play = GraspPlayPolicy(rng) if kind == "grasp_play" else None
+    play = {"grasp_play": GraspPlayPolicy, "grasp_lift": GraspLiftPolicy}.get(kind)
+    play = play(rng) if play is not None else None
     if play is not None:  # drawn only here, so the other kinds' random streams stay as they were
         play.reset(obs)
-    frames, states = [obs.image], [obs.ee_state]
+    frames, states, cubes = [obs.image], [obs.ee_state], [obs.object_poses["cube"][:3]]
     burst_left, explored = 0, 0
     for _ in range(max_steps):
         if kind == "mixed" and burst_left == 0 and not expert.done and rng.random() < burst_probability:
             burst_left = int(rng.integers(2, 7))
             explorer.reset()
-        if kind == "grasp_play":
+        if play is not None:
             action = play.act(obs)
         elif kind == "explore" or burst_left > 0:
             # Within a demonstration keep the grip as it is, so the expert can carry on afterwards.
@@ -139,9 +200,10 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
         obs = sim.step(action)
         frames.append(obs.image)
         states.append(obs.ee_state)
+        cubes.append(obs.object_poses["cube"][:3])
     record = {"seed": seed, "kind": kind, "steps": len(frames) - 1, "explored_steps": explored,
               "expert_finished": bool(expert.done), "start_near_cube": bool(start_near_cube),
-              "close_while_lifting": bool(close_while_lifting)}
+              "close_while_lifting": bool(close_while_lifting), "cube_positions": np.asarray(cubes, np.float32)}
     return np.stack(frames), np.stack(states).astype(np.float32), record
 
 
@@ -186,7 +248,7 @@ def main(argv=None) -> int:
             if path.exists() and not args.overwrite:
                 continue
             frames, states, record = record_episode(sim, seed, args.kind, args.max_steps, exploration)
-            save_episode(path, frames, states, seed=seed, engine=args.engine)
+            save_episode(path, frames, states, seed=seed, engine=args.engine, cube_positions=record.pop("cube_positions"))
             records.append({**record, "file": path.name})
     finally:
         sim.close()

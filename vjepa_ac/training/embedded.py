@@ -24,6 +24,8 @@ EXPLORE_EPISODES = 400
 MIXED_EPISODES = 250
 GRASP_PLAY_EPISODES = 300
 GRASP_PLAY_STEPS = 16
+GRASP_LIFT_EPISODES = 400
+GRASP_LIFT_STEPS = 12
 EXPLORE_STEPS = 20
 MIXED_STEPS = 40
 CAMERA_SIZE = 128
@@ -39,7 +41,7 @@ class EpisodeSpec(NamedTuple):
 
 
 def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int,
-                 grasp_play_episodes: int = 0) -> list[EpisodeSpec]:
+                 grasp_play_episodes: int = 0, grasp_lift_episodes: int = 0) -> list[EpisodeSpec]:
     """What to record, episode by episode.
 
     Half the exploration and 3 in 5 demonstrations start just above the cube, where grasps happen; half the
@@ -55,6 +57,10 @@ def episode_plan(first_seed: int, explore_episodes: int, mixed_episodes: int,
     if grasp_play_episodes:
         plan += [EpisodeSpec(s, "grasp_play", GRASP_PLAY_STEPS, True, False)
                  for s in check_training_seeds(first_seed + explore_episodes + mixed_episodes, grasp_play_episodes)]
+    if grasp_lift_episodes:
+        first = first_seed + explore_episodes + mixed_episodes + grasp_play_episodes
+        plan += [EpisodeSpec(s, "grasp_lift", GRASP_LIFT_STEPS, True, False)
+                 for s in check_training_seeds(first, grasp_lift_episodes)]
     return plan
 
 
@@ -74,10 +80,11 @@ def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[EpisodeS
             path = out / f"episode_{spec.seed:05d}.npz"
             if path.exists():
                 continue
-            frames, states, _record = record_episode(sim, spec.seed, spec.kind, spec.steps, exploration,
+            frames, states, record = record_episode(sim, spec.seed, spec.kind, spec.steps, exploration,
                                                      start_near_cube=spec.start_near_cube,
                                                      close_while_lifting=spec.close_while_lifting)
-            save_episode(path, frames, states, seed=spec.seed, engine=engine)
+            save_episode(path, frames, states, seed=spec.seed, engine=engine,
+                         cube_positions=record["cube_positions"])
             frames_total += len(frames)
     finally:
         sim.close()
@@ -86,13 +93,14 @@ def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[EpisodeS
 
 def collect(out: Path, engine: str = "mujoco", explore_episodes: int = EXPLORE_EPISODES,
             mixed_episodes: int = MIXED_EPISODES, first_seed: int = 0, camera_size: int = CAMERA_SIZE,
-            workers: int = 1, grasp_play_episodes: int = GRASP_PLAY_EPISODES) -> dict:
+            workers: int = 1, grasp_play_episodes: int = GRASP_PLAY_EPISODES,
+            grasp_lift_episodes: int = GRASP_LIFT_EPISODES) -> dict:
     """Record the training episodes; `workers` processes each take every workers-th episode."""
     import concurrent.futures
     import multiprocessing
 
     out.mkdir(parents=True, exist_ok=True)
-    plan = episode_plan(first_seed, explore_episodes, mixed_episodes, grasp_play_episodes)
+    plan = episode_plan(first_seed, explore_episodes, mixed_episodes, grasp_play_episodes, grasp_lift_episodes)
     started = time.perf_counter()
     shards = [plan[i::workers] for i in range(max(1, workers))]
     if len(shards) == 1:
@@ -103,7 +111,7 @@ def collect(out: Path, engine: str = "mujoco", explore_episodes: int = EXPLORE_E
             frames_total = sum(pool.map(_collect_shard, [out] * len(shards), [engine] * len(shards),
                                         [camera_size] * len(shards), shards, range(len(shards))))
     summary = {"episodes": len(plan), "explore_episodes": explore_episodes, "mixed_episodes": mixed_episodes,
-               "grasp_play_episodes": grasp_play_episodes,
+               "grasp_play_episodes": grasp_play_episodes, "grasp_lift_episodes": grasp_lift_episodes,
                "near_cube_starts": sum(p.start_near_cube for p in plan),
                "close_while_lifting": sum(p.close_while_lifting for p in plan),
                "exploration": EXPLORATION, "seeds": [first_seed, first_seed + len(plan) - 1],
@@ -161,18 +169,20 @@ def pretrain(work: Path, encoder_preset: str = ENCODER_PRESET, steps: int | None
     return _run_stage(pretrain_encoder.main, argv, out, _steps(stage_args), "encoder pre-training")
 
 
-def train_predictor(work: Path, encoder_checkpoint: Path, steps: int | None = None) -> Path:
+def train_predictor(work: Path, encoder_checkpoint: Path, steps: int | None = None,
+                    predictor_preset: str = PREDICTOR_PRESET) -> Path:
     from vjepa_ac.training import train_predictor as trainer_cli
 
     out = work / "predictor"
     stage_args = _with_steps(PREDICTOR_ARGS, steps)
-    argv = ["--encoder", str(encoder_checkpoint), "--predictor-preset", PREDICTOR_PRESET,
+    argv = ["--encoder", str(encoder_checkpoint), "--predictor-preset", predictor_preset,
             "--data", str(work / "episodes"), "--token-cache", str(work / "tokens.safetensors"),
             "--out", str(out), *stage_args]
     return _run_stage(trainer_cli.main, argv, out, _steps(stage_args), "predictor post-training")
 
 
-def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str = ENCODER_PRESET) -> Path:
+def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str = ENCODER_PRESET,
+            predictor_preset: str = PREDICTOR_PRESET) -> Path:
     """Copy the trained world model into the package with the facts a model card needs."""
     from vjepa_ac.models import load_world_model, save_world_model
 
@@ -181,7 +191,7 @@ def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str
     metadata = {
         "name": "vjepa_ac embedded V-JEPA 2-AC (MuJoCo)",
         "encoder_preset": encoder_preset,
-        "predictor_preset": PREDICTOR_PRESET,
+        "predictor_preset": predictor_preset,
         "data": collection,
         "pretrain_args": PRETRAIN_ARGS,
         "predictor_args": PREDICTOR_ARGS,
@@ -198,9 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stages", default="collect,pretrain,predictor,package",
                    help="comma list of: collect, pretrain, predictor, package")
     p.add_argument("--encoder-preset", default=ENCODER_PRESET, help="models encoder preset to pre-train")
+    p.add_argument("--predictor-preset", default=PREDICTOR_PRESET, help="models predictor preset to post-train")
     p.add_argument("--explore-episodes", type=int, default=EXPLORE_EPISODES)
     p.add_argument("--mixed-episodes", type=int, default=MIXED_EPISODES)
     p.add_argument("--grasp-play-episodes", type=int, default=GRASP_PLAY_EPISODES)
+    p.add_argument("--grasp-lift-episodes", type=int, default=GRASP_LIFT_EPISODES)
     p.add_argument("--collect-workers", type=int, default=1, help="parallel simulator processes for collect")
     p.add_argument("--pretrain-steps", type=int, default=None, help="override (smoke tests)")
     p.add_argument("--predictor-steps", type=int, default=None, help="override (smoke tests)")
@@ -219,19 +231,21 @@ def main(argv=None) -> int:
     if "collect" in stages:
         print(json.dumps(collect(args.work / "episodes", explore_episodes=args.explore_episodes,
                                  mixed_episodes=args.mixed_episodes, workers=args.collect_workers,
-                                 grasp_play_episodes=args.grasp_play_episodes)))
+                                 grasp_play_episodes=args.grasp_play_episodes,
+                                 grasp_lift_episodes=args.grasp_lift_episodes)))
     checkpoint = None
     if "pretrain" in stages or "predictor" in stages:
         encoder_checkpoint = pretrain(args.work, args.encoder_preset, args.pretrain_steps)
         if "predictor" in stages:
-            checkpoint = train_predictor(args.work, encoder_checkpoint, args.predictor_steps)
+            checkpoint = train_predictor(args.work, encoder_checkpoint, args.predictor_steps, args.predictor_preset)
     if "package" in stages:
         from vjepa_ac.training.training_state import latest_checkpoint
 
         checkpoint = checkpoint or latest_checkpoint(args.work / "predictor")
         if checkpoint is None:
             raise SystemExit(f"no predictor checkpoint under {args.work / 'predictor'}")
-        print(f"packaged {package(args.work, checkpoint, args.destination, args.encoder_preset)}")
+        packaged = package(args.work, checkpoint, args.destination, args.encoder_preset, args.predictor_preset)
+        print(f"packaged {packaged}")
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -1,7 +1,8 @@
 """Episode files written by data collection: one `.npz` per episode.
 
 Layout (docs/architecture.md): `frames` uint8 [T, S, S, 3], `states` float32 [T, 7], `seed` (int),
-`engine` (str). Kept deliberately flat so numpy alone can read an episode anywhere.
+`engine` (str), and optionally `cube_positions` float32 [T, 3] (simulation ground truth, used only to find
+the steps where the arm moved the cube). Kept deliberately flat so numpy alone can read an episode anywhere.
 """
 
 from __future__ import annotations
@@ -46,11 +47,19 @@ def validate_trajectory_arrays(frames: np.ndarray, states: np.ndarray, where: st
         raise EpisodeFormatError(f"{where}: states contain non-finite values")
 
 
-def save_episode(path: str | os.PathLike, frames: np.ndarray, states: np.ndarray, seed: int, engine: str) -> Path:
+def save_episode(path: str | os.PathLike, frames: np.ndarray, states: np.ndarray, seed: int, engine: str,
+                 cube_positions: np.ndarray | None = None) -> Path:
     """Write one episode atomically (temp file + rename) so an interrupted collection never leaves a torn file."""
     frames = np.asarray(frames)
     states = np.asarray(states, dtype=np.float32)
     validate_trajectory_arrays(frames, states, where=str(path))
+    extra = {}
+    if cube_positions is not None:
+        cube_positions = np.asarray(cube_positions, dtype=np.float32)
+        if cube_positions.shape != (len(states), 3) or not np.all(np.isfinite(cube_positions)):
+            raise EpisodeFormatError(f"{path}: cube_positions must be finite [{len(states)}, 3], "
+                                     f"got {cube_positions.shape}")
+        extra["cube_positions"] = cube_positions
     if frames.shape[1] != frames.shape[2]:
         raise EpisodeFormatError(f"{path}: episode frames must be square, got {frames.shape[1:3]}")
     path = Path(path)
@@ -58,7 +67,7 @@ def save_episode(path: str | os.PathLike, frames: np.ndarray, states: np.ndarray
         raise EpisodeFormatError(f"{path}: episode files must end in .npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, frames=frames, states=states, seed=np.int64(seed), engine=np.str_(engine))
+    np.savez_compressed(tmp, frames=frames, states=states, seed=np.int64(seed), engine=np.str_(engine), **extra)
     os.replace(tmp, path)
     return path
 
@@ -77,6 +86,12 @@ def load_episode(path: str | os.PathLike) -> Episode:
         engine = str(data["engine"])
     validate_trajectory_arrays(frames, states, where=str(path))
     return Episode(frames=frames, states=states, seed=seed, engine=engine)
+
+
+def load_cube_positions(path: str | os.PathLike) -> np.ndarray | None:
+    """The episode's cube positions [T, 3], or None for episodes recorded without them."""
+    with np.load(path, allow_pickle=False) as data:
+        return data["cube_positions"].astype(np.float32) if "cube_positions" in data.files else None
 
 
 def is_episode_file(path: str | os.PathLike) -> bool:

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--val-fraction", type=float, default=0.0,
                       help="hold out this fraction of trajectories (the last ones) for validation losses")
     data.add_argument("--window-step", type=int, default=1, help="frames between consecutive clip starts")
+    data.add_argument("--interaction-repeats", type=int, default=1,
+                      help="training clips in which the cube rises or falls (episodes recorded with "
+                           "cube_positions) appear this many times per epoch; needs --data and --token-cache")
     run = p.add_argument_group("optimisation")
     defaults = ACTrainConfig()
     for name in ("steps", "batch_size", "rollout_steps", "log_every", "checkpoint_every", "eval_every", "num_workers",
@@ -64,6 +67,29 @@ def split_indices(count: int, val_fraction: float) -> tuple[list[int], list[int]
     return list(range(count - held_out)), list(range(count - held_out, count))
 
 
+# m: a transition in which the cube rises or falls this far is an interaction. Picks, carries and drops
+# depend on the gripper; pushes along the table (a third of all transitions) mostly do not.
+INTERACTION_MIN_RISE = 0.01
+
+
+def interaction_steps(names: list[str], data: list[str] | None) -> dict[int, np.ndarray]:
+    """Per cached trajectory (index), which transitions lifted or dropped the cube (episodes' cube_positions)."""
+    from vjepa_ac.training.episodes import load_cube_positions
+
+    files = {}
+    for directory in data or []:
+        if Path(directory).is_dir():
+            files.update({p.name: p for p in Path(directory).glob("*.npz")})
+    events = {}
+    for index, name in enumerate(names):
+        cubes = load_cube_positions(files[name]) if name in files else None
+        if cubes is not None:
+            events[index] = np.abs(np.diff(cubes[:, 2])) > INTERACTION_MIN_RISE
+    if not events:
+        raise SystemExit("error: --interaction-repeats needs episodes recorded with cube_positions (--data)")
+    return events
+
+
 def prepare_dataset(args, world_model, ctx):
     """(training dataset, validation dataset or None)."""
     from vjepa_ac.training.clip_dataset import ClipDataset
@@ -77,6 +103,8 @@ def prepare_dataset(args, world_model, ctx):
 
     clip_args = {"frames_per_clip": args.frames_per_clip, "stride": args.stride, "window_step": args.window_step}
     if args.token_cache is None:
+        if args.interaction_repeats != 1:
+            raise SystemExit("error: --interaction-repeats needs --token-cache")
         if not args.data:
             raise SystemExit("error: give --data (and optionally --token-cache)")
         trajectories = load_many(args.data, world_model.image_size)
@@ -94,7 +122,13 @@ def prepare_dataset(args, world_model, ctx):
         barrier()
     cache = TokenCache(cache_path, expected_fingerprint=fingerprint)
     train, val = split_indices(len(cache), args.val_fraction)
-    return (CachedClipDataset(cache, subset=train, **clip_args),
+    events = interaction_steps(cache.names, args.data) if args.interaction_repeats > 1 else None
+    training = CachedClipDataset(cache, subset=train, event_steps=events, event_repeats=args.interaction_repeats,
+                                 **clip_args)
+    if events is not None and ctx.is_main:
+        print(f"{training.event_windows} of {len(training.windows) - training.event_windows * (args.interaction_repeats - 1)} "
+              f"training clips lift or drop the cube; each appears {args.interaction_repeats}x")
+    return (training,
             CachedClipDataset(cache, subset=val, **clip_args) if val else None)
 
 
