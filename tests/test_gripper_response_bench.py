@@ -1,0 +1,50 @@
+"""bench/predictor_gripper_response.py: finds the held-out gripper changes and scores them end to end."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vjepa_ac.models import save_world_model
+from vjepa_ac.training.token_cache import build_token_cache, encoder_fingerprint
+from vjepa_ac.training.trajectories import Trajectory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_counts_gripper_changes_in_the_held_out_tail(tmp_path):
+    model = _load("plan_latency").build_random_world_model("micro", "cpu", torch.float32)
+    save_world_model(model, tmp_path / "model")
+    rng = np.random.default_rng(0)
+    trajectories = []
+    for i in range(4):
+        states = np.tile(np.array([0.45, 0.0, 0.3, np.pi, 0.0, 0.0, 0.0], np.float32), (6, 1))
+        states[:, 0] += 0.02 * np.arange(6)
+        states[3:, 6] = 0.8 if i == 3 else 0.0  # only the last trajectory (the held-out tail) closes
+        frames = rng.integers(0, 256, (6, model.image_size, model.image_size, 3), dtype=np.uint8)
+        trajectories.append(Trajectory(frames=frames, states=states, name=f"t{i}"))
+    cache = build_token_cache(tmp_path / "cache.safetensors", trajectories, model.encode,
+                              encoder_fingerprint(model.encoder), progress=False)
+    out = tmp_path / "response.json"
+    bench = _load("predictor_gripper_response")
+    assert bench.main(["--model", str(tmp_path / "model"), "--token-cache", str(cache), "--val-fraction", "0.25",
+                       "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["held_out_trajectories"] == [3, 3] and result["gripper_change_steps"] == 1
+    assert len(result["action_embedding_column_norms"]) == 7
+    assert result["prediction_shift_translation_zeroed"] > 0 and result["prediction_shift_gripper_zeroed"] > 0
+    # A tail without gripper changes is reported as a failure, not as an empty result.
+    quiet = build_token_cache(tmp_path / "quiet.safetensors", trajectories[:3], model.encode,
+                              encoder_fingerprint(model.encoder), progress=False)
+    assert bench.main(["--model", str(tmp_path / "model"), "--token-cache", str(quiet), "--val-fraction", "0.34",
+                       "--json", str(tmp_path / "quiet.json")]) == 1
+    assert not (tmp_path / "quiet.json").exists()
