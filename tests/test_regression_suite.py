@@ -66,7 +66,7 @@ def sim():
 
 
 def _run(world_model, sim, task_name, seeds):
-    planner = CEMPlanner(world_model, CEMConfig())
+    planner = CEMPlanner(world_model, CEMConfig(anchor_to_observation=True))  # as vjepa-ac-eval and the nodes
     task = make_task(task_name)
     return [run_episode(sim, world_model, planner, task, seed) for seed in seeds]
 

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--horizon", type=int, default=1)
     p.add_argument("--l1-radius", type=float, default=0.075)
+    p.add_argument("--anchor-to-observation", action=argparse.BooleanOptionalAction, default=True,
+                   help="score predicted changes added to the observed frame (CEMConfig.anchor_to_observation); "
+                        "--no-anchor-to-observation is the paper's energy")
     p.add_argument("--gripper-min-gain", type=float, default=None,
                    help="relative energy gain a gripper change must bring (CEMConfig.gripper_min_gain; "
                         "default: the planner's)")
@@ -78,6 +81,7 @@ def main(argv=None) -> int:
 
     world_model = load_world_model(args.checkpoint, device=args.device)
     overrides = {} if args.gripper_min_gain is None else {"gripper_min_gain": args.gripper_min_gain}
+    overrides["anchor_to_observation"] = args.anchor_to_observation
     config = CEMConfig(samples=args.samples, iterations=args.iters, top_k=args.top_k, horizon=args.horizon,
                        l1_radius=args.l1_radius, **overrides)
     planner = CEMPlanner(world_model, config)
@@ -98,7 +102,7 @@ def main(argv=None) -> int:
         sim.close()
     settings = {"checkpoint": args.checkpoint or "embedded", "samples": args.samples, "iterations": args.iters,
                 "top_k": args.top_k, "horizon": args.horizon, "l1_radius": args.l1_radius,
-                "gripper_min_gain": config.gripper_min_gain,
+                "gripper_min_gain": config.gripper_min_gain, "anchor_to_observation": config.anchor_to_observation,
                 "camera_size": args.camera_size, "first_seed": args.seed, "budgets": budgets, "device": args.device,
                 "wall_seconds": time.time() - started}
     summary = summarize(args.task, args.engine, records, settings)

@@ -19,6 +19,7 @@ __all__ = ["CEMConfig", "CEMPlanner", "PlanResult", "rollout_energies"]
 @dataclass(frozen=True)
 class CEMConfig:
     """Planner settings; defaults follow the paper (N=800, 10 iterations, top-10, H=1, L1 0.075).
+    The planner node, `vjepa-ac-eval` and the demo also turn on `anchor_to_observation`.
 
     Momentum is the weight kept by the old value: new = m·old + (1−m)·elite statistic (separate
     values for the gripper). Initial std: translation `l1_radius`, rotation `rotation_radius`,
@@ -30,6 +31,11 @@ class CEMConfig:
     energy by at least that fraction against the same plan with the gripper held (0 = off). When the
     energy hardly depends on the gripper, CEM's gripper mean is sampling noise, and it would open or close
     the hand at random.
+    `anchor_to_observation` scores the predicted *change*, added to the observed frame:
+    L1(z_obs + f(a) − f(0), goal), where f(0) is the prediction for holding still. A perfect predictor
+    has f(0) = z_obs and the energy is the paper's; a blurry one has an error common to all actions,
+    which this cancels, so near the goal it no longer prefers a move over the frame it already sees
+    (the embedded model's reaches stopped oscillating 4-5 cm from the goal; docs/embedded_model.md).
     `autocast` = bf16 autocast on CUDA (CPU always runs in the model dtype).
     """
 
@@ -56,6 +62,7 @@ class CEMConfig:
     return_best: bool = True
     gripper_deadband: float = 0.0
     gripper_min_gain: float = 0.0
+    anchor_to_observation: bool = False
     autocast: bool = True
     compile: bool | str = False  # True: torch.compile the rollout (inductor); a string names the backend
 
@@ -198,6 +205,10 @@ class CEMPlanner:
         """bf16 autocast on CUDA, none elsewhere (CPU autocast is slower and less exact)."""
         return torch.bfloat16 if self.config.autocast and self.device.type == "cuda" else None
 
+    def _autocast_context(self):
+        dtype = self.autocast_dtype
+        return torch.autocast(self.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
     def _prepare_tokens(self, name: str, tokens) -> torch.Tensor:
         tokens = torch.as_tensor(tokens)
         if tokens.ndim == 3 and tokens.shape[0] == 1:
@@ -242,11 +253,17 @@ class CEMPlanner:
         _check_finite("state", state64)
         state32 = state64.to(self.device, torch.float32)
 
+        tokens_b, state_b = tokens.unsqueeze(0), state32.unsqueeze(0)
+        if c.anchor_to_observation:
+            # L1(z + f(a) - f(0), g) = L1(f(a), g - z + f(0)): the same energy against a shifted goal.
+            hold = torch.zeros(1, c.horizon, ACTION_DIM, device=self.device)
+            with self._autocast_context():
+                held = self._rollout(tokens_b, state_b, hold)[0].float()
+            goal = goal.float() - tokens.float() + held
         mean, std = self._initial_distribution()
         active = self._active.to(self.device)
         m_mean = self._momentum_mean.to(self.device)
         m_std = self._momentum_std.to(self.device)
-        tokens_b, state_b = tokens.unsqueeze(0), state32.unsqueeze(0)
         iteration_energies: list[float] = []
         best_energy, best_plan = float("inf"), mean
         evaluated = 0

@@ -62,6 +62,8 @@ PLANNER_PARAMETERS = (
     _p("frozen_dimensions", [], "int_list", "extra action dimensions pinned to 0 (0..6 = dx dy dz droll dpitch dyaw dgripper)"),
     _p("momentum_mean", 0.15, "float", "CEM mean momentum", 0.0),
     _p("momentum_std", 0.15, "float", "CEM std momentum", 0.0),
+    _p("anchor_to_observation", True, "bool", "score predicted changes added to the observed frame "
+       "(cancels an error common to all predictions; false = the paper's energy)"),
     _p("seed", 0, "int", "CEM random seed"),
     # loop
     _p("rate_hz", 1.0, "float", "planning rate (one plan, one command per tick)", 0.01),

@@ -145,6 +145,7 @@ def cem_config_from_settings(settings):
         frozen_dims=tuple(settings.frozen_dimensions),
         momentum_mean=settings.momentum_mean,
         momentum_std=settings.momentum_std,
+        anchor_to_observation=settings.anchor_to_observation,
         seed=settings.seed,
     )
 
