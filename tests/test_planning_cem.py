@@ -285,9 +285,10 @@ def test_rollout_with_wrong_output_shape_is_reported():
         def rollout(self, tokens, state, actions):
             return tokens[:, :-1]
 
-    planner = CEMPlanner(Broken(), CEMConfig(samples=8, iterations=1, top_k=2))
-    with pytest.raises(RuntimeError, match="rollout returned"):
-        planner.plan(torch.zeros(4, 8), START, torch.zeros(4, 8))
+    for anchor in (False, True):  # the hold-still rollout of the anchored energy is checked too
+        planner = CEMPlanner(Broken(), CEMConfig(samples=8, iterations=1, top_k=2, anchor_to_observation=anchor))
+        with pytest.raises(RuntimeError, match="rollout returned"):
+            planner.plan(torch.zeros(4, 8), START, torch.zeros(4, 8))
 
 
 @pytest.mark.parametrize(

@@ -258,8 +258,11 @@ class CEMPlanner:
             # L1(z + f(a) - f(0), g) = L1(f(a), g - z + f(0)): the same energy against a shifted goal.
             hold = torch.zeros(1, c.horizon, ACTION_DIM, device=self.device)
             with self._autocast_context():
-                held = self._rollout(tokens_b, state_b, hold)[0].float()
-            goal = goal.float() - tokens.float() + held
+                held = self._rollout(tokens_b, state_b, hold)
+            if not isinstance(held, torch.Tensor) or held.shape != tokens_b.shape:
+                got = tuple(held.shape) if isinstance(held, torch.Tensor) else type(held).__name__
+                raise RuntimeError(f"world_model.rollout returned {got}, expected {tuple(tokens_b.shape)}")
+            goal = goal.float() - tokens.float() + held[0].float()
         mean, std = self._initial_distribution()
         active = self._active.to(self.device)
         m_mean = self._momentum_mean.to(self.device)

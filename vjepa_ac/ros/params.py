@@ -82,7 +82,7 @@ PLANNER_PARAMETERS = (
     _p("goal_image_path", "", "str", "goal image file loaded at start and by ~/load_goal_from_file"),
     _p("subgoal_image_paths", [], "str_list", "sub-goal image files (used instead of goal_image_path when set)"),
     _p("subgoal_budgets", [], "int_list", "steps per sub-goal (same length as subgoal_image_paths)"),
-    _p("subgoal_energy_threshold", -1.0, "float", "advance a sub-goal early at this energy; < 0 = budgets only"),
+    _p("subgoal_energy_threshold", -1.0, "float", "advance a sub-goal early when the plan's energy (anchored if anchor_to_observation) is this low; < 0 = budgets only"),
     _p("goal_step_budget", 0, "int", "max commands toward a single goal; 0 = unlimited", 0),
 )
 
