@@ -286,6 +286,7 @@ PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
         image_size=128, patch_size=32, encoder_dim=128, embed_dim=128, depth=4, num_heads=4, mlp_hidden_dim=512,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
     ),
+    # Width 96: the same experiment at about 1.6x the CEM cost (docs/embedded_model.md).
     "ac_embedded_96": PredictorConfig(
         image_size=128, patch_size=32, encoder_dim=128, embed_dim=96, depth=4, num_heads=4, mlp_hidden_dim=384,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
