@@ -84,6 +84,9 @@ def test_planner_drives_simulated_arm_toward_goal_sent_from_file(tmp_path, engin
         assert wait_for(close_to_goal, 90), (
             f"planner published {recorder.count('command/delta')} commands; last diagnostics: "
             f"{[s.message for s in recorder.diagnostics_of('vjepa_ac_planner')[-3:]]}")
+        # Stop planning (as the ~/enable service does) so no new command races the counts below; a plan
+        # already running may still publish once.
+        planner.enabled = False
         wait_for(lambda: sim_node.commands_executed >= recorder.count("command/delta"), 10)
         # each command is a target pose + a gripper message: under load the last one can still be in flight
         wait_for(lambda: recorder.count("command/gripper") == recorder.count("command/target_pose"), 5)
