@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -52,12 +51,14 @@ def _run(args) -> int:
     from vjepa_ac.training.clip_dataset import clip_actions
     from vjepa_ac.training.losses import layer_norm_tokens
     from vjepa_ac.training.token_cache import TokenCache, encoder_fingerprint
+    from vjepa_ac.training.train_predictor import split_indices
 
     model = load_world_model(args.model).eval()
     cache = TokenCache(args.token_cache, expected_fingerprint=encoder_fingerprint(model.encoder), in_memory=True)
-    first = len(cache) - math.ceil(args.val_fraction * len(cache))
+    held_out = split_indices(len(cache), args.val_fraction)[1]
+    first = held_out[0] if held_out else len(cache)
     reps, states, actions, targets = [], [], [], []
-    for i in range(first, len(cache)):
+    for i in held_out:
         tokens = layer_norm_tokens(cache.tokens(i).float())
         trajectory_actions = clip_actions(cache.states[i])
         for t in torch.nonzero(trajectory_actions[:, 6].abs() > GRIPPER_CHANGE).flatten().tolist():

@@ -118,6 +118,21 @@ def _check_finite(name: str, t: torch.Tensor) -> None:
         raise ValueError(f"{name} contains NaN or Inf")
 
 
+def _checked_rollout(rollout, tokens: torch.Tensor, state: torch.Tensor, actions: torch.Tensor,
+                    autocast_dtype: torch.dtype | None) -> torch.Tensor:
+    """Predicted tokens [N, HW, D] of action sequences [N, H, 7] from one start (tokens [1, HW, D],
+    state [1, 7]); raises if the world model returns another shape."""
+    b = actions.shape[0]
+    ctx = (torch.autocast(actions.device.type, dtype=autocast_dtype) if autocast_dtype is not None
+           else contextlib.nullcontext())
+    with ctx:
+        predicted = rollout(tokens.expand(b, *tokens.shape[1:]), state.expand(b, -1), actions)
+    if not isinstance(predicted, torch.Tensor) or predicted.shape != (b, *tokens.shape[1:]):
+        got = tuple(predicted.shape) if isinstance(predicted, torch.Tensor) else type(predicted).__name__
+        raise RuntimeError(f"world_model.rollout returned {got}, expected {(b, *tokens.shape[1:])}")
+    return predicted
+
+
 def rollout_energies(
     rollout,
     tokens: torch.Tensor,
@@ -141,15 +156,8 @@ def rollout_energies(
     start = 0
     while start < n:
         stop = min(start + chunk, n)
-        b = stop - start
         try:
-            ctx = (
-                torch.autocast(device_type, dtype=autocast_dtype)
-                if autocast_dtype is not None
-                else contextlib.nullcontext()
-            )
-            with ctx:
-                predicted = rollout(tokens.expand(b, *tokens.shape[1:]), state.expand(b, -1), actions[start:stop])
+            predicted = _checked_rollout(rollout, tokens, state, actions[start:stop], autocast_dtype)
         except torch.OutOfMemoryError:
             if chunk == 1:
                 raise
@@ -157,9 +165,6 @@ def rollout_energies(
             if device_type == "cuda":
                 torch.cuda.empty_cache()
             continue
-        if not isinstance(predicted, torch.Tensor) or predicted.shape != (b, *tokens.shape[1:]):
-            got = tuple(predicted.shape) if isinstance(predicted, torch.Tensor) else type(predicted).__name__
-            raise RuntimeError(f"world_model.rollout returned {got}, expected {(b, *tokens.shape[1:])}")
         energies[start:stop] = l1_energy(predicted, goal_tokens)
         start = stop
     return energies, (chunk if shrunk else chunk_size)
@@ -204,10 +209,6 @@ class CEMPlanner:
     def autocast_dtype(self) -> torch.dtype | None:
         """bf16 autocast on CUDA, none elsewhere (CPU autocast is slower and less exact)."""
         return torch.bfloat16 if self.config.autocast and self.device.type == "cuda" else None
-
-    def _autocast_context(self):
-        dtype = self.autocast_dtype
-        return torch.autocast(self.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
     def _prepare_tokens(self, name: str, tokens) -> torch.Tensor:
         tokens = torch.as_tensor(tokens)
@@ -257,11 +258,7 @@ class CEMPlanner:
         if c.anchor_to_observation:
             # L1(z + f(a) - f(0), g) = L1(f(a), g - z + f(0)): the same energy against a shifted goal.
             hold = torch.zeros(1, c.horizon, ACTION_DIM, device=self.device)
-            with self._autocast_context():
-                held = self._rollout(tokens_b, state_b, hold)
-            if not isinstance(held, torch.Tensor) or held.shape != tokens_b.shape:
-                got = tuple(held.shape) if isinstance(held, torch.Tensor) else type(held).__name__
-                raise RuntimeError(f"world_model.rollout returned {got}, expected {tuple(tokens_b.shape)}")
+            held = _checked_rollout(self._rollout, tokens_b, state_b, hold, self.autocast_dtype)
             goal = goal.float() - tokens.float() + held[0].float()
         mean, std = self._initial_distribution()
         active = self._active.to(self.device)

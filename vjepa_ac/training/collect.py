@@ -42,6 +42,22 @@ def _l1_step(delta: np.ndarray, radius: float) -> np.ndarray:
     return delta if norm <= radius else delta * (radius / norm)
 
 
+def _grasp_target(rng: np.random.Generator, cube: np.ndarray, sigma: float, limit: float,
+                  z_jitter: float) -> np.ndarray:
+    """A TCP target at the grasp height that misses the cube's centre by N(0, sigma) per axis, clipped."""
+    from vjepa_ac.simulation.expert import GRASP_Z
+
+    miss = np.clip(rng.normal(0.0, sigma, 2), -limit, limit)
+    return np.array([cube[0] + miss[0], cube[1] + miss[1], GRASP_Z + rng.uniform(0.0, z_jitter)])
+
+
+def _random_step(rng: np.random.Generator, up_probability: float) -> np.ndarray:
+    """A random translation of planner size (L1 up to PLANNER_STEP), upward with `up_probability`."""
+    direction = rng.normal(0.0, 1.0, 3)
+    direction[2] = abs(direction[2]) if rng.random() < up_probability else -abs(direction[2])
+    return direction / np.abs(direction).sum() * rng.uniform(0.0, PLANNER_STEP)
+
+
 class GraspPlayPolicy:
     """The `grasp_play` episode's actions: planner-sized steps down to a grasp pose that misses the cube's
     centre a little, then random steps (mostly up) of which half also change the gripper.
@@ -61,11 +77,7 @@ class GraspPlayPolicy:
         self.steps = 0
 
     def reset(self, obs) -> None:
-        from vjepa_ac.simulation.expert import GRASP_Z
-
-        cube = obs.object_poses["cube"]
-        miss = np.clip(self.rng.normal(0.0, GRASP_PLAY_XY_SIGMA, 2), -0.03, 0.03)
-        self.target = np.array([cube[0] + miss[0], cube[1] + miss[1], GRASP_Z + self.rng.uniform(0.0, 0.02)])
+        self.target = _grasp_target(self.rng, obs.object_poses["cube"], GRASP_PLAY_XY_SIGMA, 0.03, 0.02)
         self.steps = 0
 
     def act(self, obs) -> np.ndarray:
@@ -75,9 +87,7 @@ class GraspPlayPolicy:
         if approaching:
             action[:3] = _l1_step(self.target - obs.ee_state[:3], rng.uniform(0.03, PLANNER_STEP))
             return action
-        direction = rng.normal(0.0, 1.0, 3)
-        direction[2] = abs(direction[2]) if rng.random() < 0.6 else -abs(direction[2])  # mostly up: lifts
-        action[:3] = direction / np.abs(direction).sum() * rng.uniform(0.0, PLANNER_STEP)
+        action[:3] = _random_step(rng, up_probability=0.6)  # mostly up: lifts
         if rng.random() < GRASP_PLAY_GRIPPER_SHARE:
             opened = obs.ee_state[6] < 0.5
             close = rng.random() < (GRASP_PLAY_CLOSE_OPEN_HAND if opened else 1.0 - GRASP_PLAY_CLOSE_OPEN_HAND)
@@ -110,11 +120,7 @@ class GraspLiftPolicy:
         self.decided = False
 
     def reset(self, obs) -> None:
-        from vjepa_ac.simulation.expert import GRASP_Z
-
-        cube = obs.object_poses["cube"]
-        miss = np.clip(self.rng.normal(0.0, GRASP_LIFT_XY_SIGMA, 2), -0.012, 0.012)
-        self.target = np.array([cube[0] + miss[0], cube[1] + miss[1], GRASP_Z + self.rng.uniform(0.0, 0.01)])
+        self.target = _grasp_target(self.rng, obs.object_poses["cube"], GRASP_LIFT_XY_SIGMA, 0.012, 0.01)
         self.steps, self.decided = 0, False
 
     def act(self, obs) -> np.ndarray:
@@ -132,9 +138,7 @@ class GraspLiftPolicy:
             if choice != "close_in_place":
                 action[2] = rng.uniform(0.03, PLANNER_STEP)
             return action
-        direction = rng.normal(0.0, 1.0, 3)
-        direction[2] = abs(direction[2]) if rng.random() < 0.7 else -abs(direction[2])
-        action[:3] = direction / np.abs(direction).sum() * rng.uniform(0.0, PLANNER_STEP)
+        action[:3] = _random_step(rng, up_probability=0.7)
         if obs.ee_state[6] > 0.3 and rng.random() < 0.1:
             action[6] = -rng.uniform(0.5, GRIPPER_MAX)  # release
         elif obs.ee_state[6] < 0.3 and rng.random() < 0.1:
@@ -176,8 +180,8 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
     explorer = SmoothRandomExplorer(bounds.low, bounds.high, rng, exploration)
     expert = ScriptedPickPlaceExpert(close_while_lifting=close_while_lifting)
     expert.reset(sim, obs)
-    play = {"grasp_play": GraspPlayPolicy, "grasp_lift": GraspLiftPolicy}.get(kind)
-    play = play(rng) if play is not None else None
+    policy_class = {"grasp_play": GraspPlayPolicy, "grasp_lift": GraspLiftPolicy}.get(kind)
+    play = policy_class(rng) if policy_class is not None else None
     if play is not None:  # drawn only here, so the other kinds' random streams stay as they were
         play.reset(obs)
     frames, states, cubes = [obs.image], [obs.ee_state], [obs.object_poses["cube"][:3]]

@@ -26,7 +26,7 @@ GRASP_PLAY_EPISODES = 300
 GRASP_PLAY_STEPS = 16
 # grasp_lift episodes are off in the shipped recipe: 400 of them (with --interaction-repeats) moved the
 # predictor's grasp margin from +0.3 % to +1.3 % but did not raise grasp or pick-and-place success
-# (docs/embedded_model.md, "Tried in this version").
+# (docs/embedded_model.md, "Tried after this model").
 GRASP_LIFT_EPISODES = 0
 GRASP_LIFT_STEPS = 12
 EXPLORE_STEPS = 20

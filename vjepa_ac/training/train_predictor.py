@@ -74,12 +74,12 @@ INTERACTION_MIN_RISE = 0.01
 
 def interaction_steps(names: list[str], data: list[str] | None) -> dict[int, np.ndarray]:
     """Per cached trajectory (index), which transitions lifted or dropped the cube (episodes' cube_positions)."""
-    from vjepa_ac.training.episodes import load_cube_positions
+    from vjepa_ac.training.episodes import list_episode_files, load_cube_positions
 
     files = {}
     for directory in data or []:
         if Path(directory).is_dir():
-            files.update({p.name: p for p in Path(directory).glob("*.npz")})
+            files.update({p.name: p for p in list_episode_files(directory)})
     events = {}
     for index, name in enumerate(names):
         cubes = load_cube_positions(files[name]) if name in files else None
