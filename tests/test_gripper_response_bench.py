@@ -48,3 +48,34 @@ def test_bench_counts_gripper_changes_in_the_held_out_tail(tmp_path):
     assert bench.main(["--model", str(tmp_path / "model"), "--token-cache", str(quiet), "--val-fraction", "0.34",
                        "--json", str(tmp_path / "quiet.json")]) == 1
     assert not (tmp_path / "quiet.json").exists()
+
+
+def test_encoder_readout_bench_finds_a_gripper_the_pixels_show(tmp_path):
+    """A gripper drawn as a bright square is found by the ridge readout; on pure noise it is not."""
+    from vjepa_ac.training.episodes import save_episode
+
+    model = _load("plan_latency").build_random_world_model("micro", "cpu", torch.float32)
+    save_world_model(model, tmp_path / "model")
+    size = model.image_size
+    rng = np.random.default_rng(0)
+    for marked in (True, False):
+        data = tmp_path / ("marked" if marked else "noise")
+        for i in range(8):
+            closed = (rng.uniform(size=24) < 0.5).astype(np.float32)
+            frames = rng.integers(0, 120, (24, size, size, 3), dtype=np.uint8)
+            if marked:
+                frames[closed > 0, : size // 2, : size // 2] = 250
+            states = np.tile(np.array([0.45, 0.0, 0.3, np.pi, 0.0, 0.0, 0.0], np.float32), (24, 1))
+            states[:, 6] = closed
+            save_episode(data / f"episode_{i:05d}.npz", frames, states, seed=i, engine="mujoco")
+    bench = _load("encoder_gripper_readout")
+    results = {}
+    for name in ("marked", "noise"):
+        out = tmp_path / f"{name}.json"
+        assert bench.main(["--model", str(tmp_path / "model"), "--data", str(tmp_path / name), "--every", "1",
+                           "--threads", "1", "--json", str(out)]) == 0
+        results[name] = json.loads(out.read_text())
+    assert results["marked"]["frames"] == 8 * 24
+    assert 0.3 < results["marked"]["closed_fraction"] < 0.7
+    assert results["marked"]["ridge_explained"] > 0.8, results["marked"]
+    assert results["noise"]["ridge_explained"] < 0.3, results["noise"]

@@ -15,7 +15,6 @@ from vjepa_ac.planning import CEMConfig, CEMPlanner
 from vjepa_ac.simulation import make_sim
 
 ENGINE = "mujoco"
-CAMERA_SIZE = 128  # vjepa-ac-eval's default camera resolution
 REGRESSION_FIRST_SEED = EVALUATION_SEED_START
 REGRESSION_EPISODES = 50
 # Floors from `vjepa-ac-eval` runs of the shipped model on seeds 100000+ with the paper's CEM settings and
@@ -59,8 +58,10 @@ def _require(model):
 
 
 @pytest.fixture(scope="module")
-def sim():
-    s = make_sim(ENGINE, image_size=CAMERA_SIZE)
+def sim(embedded_model):
+    """Rendered at the model's input size, as vjepa-ac-eval does by default."""
+    size = 128 if isinstance(embedded_model, Exception) else embedded_model.image_size
+    s = make_sim(ENGINE, image_size=size)
     yield s
     s.close()
 

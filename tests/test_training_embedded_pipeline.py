@@ -14,7 +14,7 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     work, destination = tmp_path / "work", tmp_path / "model"
     argv = ["--work", str(work), "--destination", str(destination), "--explore-episodes", "2",
             "--mixed-episodes", "1", "--grasp-play-episodes", "1", "--grasp-lift-episodes", "1",
-            "--pretrain-steps", "3",
+            "--pretrain-steps", "3", "--gripper-probe-weight", "0.5",
             "--predictor-steps", "3"]
     assert embedded.main(argv) == 0
 
@@ -30,6 +30,13 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     expected = predictor_preset(embedded.PREDICTOR_PRESET)
     assert model.predictor.config.state_euler_center == expected.state_euler_center
     assert model.metadata["data"]["episodes"] == 5
+    # The model records the arguments its encoder was really trained with, overrides included.
+    recorded = model.metadata["pretrain_args"]
+    assert recorded[recorded.index("--steps") + 1] == "3"
+    assert recorded[recorded.index("--gripper-probe-weight") + 1] == "0.5"
+    from vjepa_ac.training.metrics_log import read_metrics
+
+    assert all(r["gripper_probe_loss"] > 0 for r in read_metrics(work / "encoder" / "metrics.csv"))
 
     image = torch.randint(0, 255, (96, 96, 3), dtype=torch.uint8).numpy()
     tokens = model.encode(image)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -111,3 +112,88 @@ def test_video_preprocessing_matches_world_model_stills():
         torch.testing.assert_close(clip[:, :, t], images_to_clips(video[:, t], 32)[:, :, 0])
     with pytest.raises(ValueError, match="uint8"):
         video_to_clip(video.float(), 32)
+
+
+def _gripper_marked_clips(seed: int = 0) -> ClipDataset:
+    """Noise videos where a bright square (the 'fingers') shows exactly when the gripper is closed."""
+    rng = np.random.default_rng(seed)
+    trajectories = []
+    for i in range(6):
+        closed = (rng.uniform(size=12) < 0.5).astype(np.float32)
+        frames = rng.integers(0, 120, size=(12, 64, 64, 3), dtype=np.uint8)
+        frames[closed > 0, 8:24, 40:56] = 250
+        states = np.zeros((12, 7), dtype=np.float32)
+        states[:, 6] = closed
+        trajectories.append(Trajectory(frames=frames, states=states, name=str(i)))
+    return ClipDataset(trajectories, frames_per_clip=4, stride=1)
+
+
+def test_gripper_probe_makes_the_tokens_show_the_gripper(tmp_path):
+    from vjepa_ac.models.image_preprocessing import images_to_clips
+    from vjepa_ac.training.encoder_pretrainer import gripper_probe
+
+    dataset = _gripper_marked_clips()
+    specs = [BlockMaskSpec(2, (0.25, 0.25))]
+
+    def readout_gap(weight: float) -> tuple[float, list[dict]]:
+        config = PretrainConfig(steps=40, batch_size=8, lr=2e-3, start_lr=2e-4, warmup_steps=3, mask_specs=specs,
+                                ema_start=0.9, gripper_probe_weight=weight, gripper_probe_channels=4)
+        trainer = EncoderPretrainer(tiny_encoder(), tiny_predictor(), dataset, config, tmp_path / str(weight),
+                                    init_distributed("cpu"), progress=False)
+        history = trainer.fit()
+        encoder = load_pretrained_encoder(tmp_path / str(weight) / "checkpoints" / "step_00000040")
+        frames = torch.from_numpy(np.concatenate([t.frames for t in dataset.trajectories]))
+        closed = torch.from_numpy(np.concatenate([t.states[:, 6] for t in dataset.trajectories])) > 0
+        with torch.no_grad():
+            readout = gripper_probe(encoder(images_to_clips(frames, 64)), 4)
+        return float(readout[closed].mean() - readout[~closed].mean()), history
+
+    gap, history = readout_gap(1.0)
+    # The frozen (EMA target) encoder, as the world model uses it, separates closed from open stills.
+    assert gap > 0.5, gap
+    first = sum(m["gripper_probe_loss"] for m in history[:5]) / 5
+    last = sum(m["gripper_probe_loss"] for m in history[-5:]) / 5
+    assert last < 0.7 * first, (first, last)
+    plain_gap, plain_history = readout_gap(0.0)
+    assert "gripper_probe_loss" not in plain_history[-1]
+    assert abs(plain_gap) < gap / 2, (plain_gap, gap)
+
+
+def test_gripper_probe_needs_states_and_enough_channels():
+    from vjepa_ac.training.encoder_pretrainer import gripper_probe
+
+    with pytest.raises(ValueError, match="channels"):
+        gripper_probe(torch.zeros(2, 16, 8), 9)
+    with pytest.raises(ValueError, match="gripper_probe"):
+        PretrainConfig(gripper_probe_weight=-1.0)
+
+    class FramesOnly(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return {"frames": torch.zeros(4, 64, 64, 3, dtype=torch.uint8)}
+
+    config = PretrainConfig(steps=1, batch_size=2, mask_specs=[BlockMaskSpec(2, (0.25, 0.25))], gripper_probe_weight=1)
+    trainer = EncoderPretrainer(tiny_encoder(), tiny_predictor(), FramesOnly(), config, "unused",
+                                init_distributed("cpu"), progress=False)
+    with pytest.raises(ValueError, match="states"):
+        trainer.train_step(torch.utils.data.default_collate([FramesOnly()[0], FramesOnly()[1]]))
+
+
+def test_predictor_training_can_freeze_either_encoder_of_a_pretraining_checkpoint(tmp_path):
+    """V-JEPA keeps the EMA target; --encoder-branch context_encoder freezes the student instead."""
+    from vjepa_ac.models import save_encoder
+    from vjepa_ac.training.encoder_pretrainer import save_pretraining_weights
+    from vjepa_ac.training.model_setup import build_world_model
+
+    student, target = tiny_encoder(seed=0), tiny_encoder(seed=5)
+    checkpoint = save_pretraining_weights(tmp_path / "ckpt", student, target, tiny_predictor(), {"step": 1})
+    for branch, expected in (("target_encoder", target), ("context_encoder", student)):
+        model, source = build_world_model(None, str(checkpoint), None, "ac_tiny", 0, branch)
+        assert source["encoder_branch"] == branch
+        for name, value in expected.state_dict().items():
+            assert torch.equal(model.encoder.state_dict()[name], value), (branch, name)
+    plain = save_encoder(target, tmp_path / "plain_encoder")
+    with pytest.raises(ValueError, match="needs a pre-training checkpoint"):
+        build_world_model(None, str(plain), None, "ac_tiny", 0, "context_encoder")

@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="", help="model directory or official .pt (default: embedded model)")
     p.add_argument("--samples", type=int, default=800)
     p.add_argument("--iterations", type=int, default=10)
-    p.add_argument("--camera-size", type=int, default=128)
+    p.add_argument("--camera-size", type=int, default=None,
+                   help="rendered camera resolution (px); default: the model's input size")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     return p
@@ -69,6 +70,10 @@ def main(argv=None) -> int:
     from vjepa_ac.ros.sim_node import SimNode
     from vjepa_ac.ros.spinning import spin_nodes
 
+    if args.camera_size is None:  # render what the model takes, so no frame is rescaled
+        from vjepa_ac.models import load_world_model
+
+        args.camera_size = load_world_model(args.checkpoint or None).image_size
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     config_dir = default_config_dir()

@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=EVALUATION_SEED_START, help="first seed; episode i uses seed+i")
     p.add_argument("--checkpoint", default=None, help="model directory or official .pt (default: embedded model)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--camera-size", type=int, default=128, help="rendered camera resolution (px)")
+    p.add_argument("--camera-size", type=int, default=None,
+                   help="rendered camera resolution (px); default: the model's input size, so no frame is rescaled")
     p.add_argument("--samples", type=int, default=800)
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--top-k", type=int, default=10)
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
     config = CEMConfig(samples=args.samples, iterations=args.iters, top_k=args.top_k, horizon=args.horizon,
                        l1_radius=args.l1_radius, **overrides)
     planner = CEMPlanner(world_model, config)
+    if args.camera_size is None:
+        args.camera_size = world_model.image_size
     sim = make_sim(args.engine, image_size=args.camera_size)
     records = []
     started = time.time()

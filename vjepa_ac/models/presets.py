@@ -260,6 +260,9 @@ ENCODER_PRESETS: dict[str, EncoderConfig] = {
     # left on the table (0.1-2 % energy differences, either sign), so grasps never won CEM's ranking.
     "vit_embedded_8x8": EncoderConfig(image_size=128, patch_size=16, embed_dim=128, depth=4, num_heads=4,
                                       mlp_hidden_dim=512),
+    # The same 4x4 grid (and CEM cost) from a 192 px frame: 2.25x the pixels on the fingers and the cube.
+    "vit_embedded_192": EncoderConfig(image_size=192, patch_size=48, embed_dim=128, depth=4, num_heads=4,
+                                      mlp_hidden_dim=512),
 }
 
 PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
@@ -295,6 +298,10 @@ PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
         image_size=128, patch_size=16, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
     ),
+    "ac_embedded_192": PredictorConfig(
+        image_size=192, patch_size=48, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
+        state_euler_center=(3.141592653589793, 0.0, 0.0),
+    ),
 }
 
 # Named encoder + predictor pairs.
@@ -306,6 +313,7 @@ WORLD_MODEL_PRESETS: dict[str, tuple[str, str]] = {
     "embedded_8x8": ("vit_embedded_8x8", "ac_embedded_8x8"),
     "embedded_wide": ("vit_embedded", "ac_embedded_wide"),
     "embedded_96": ("vit_embedded", "ac_embedded_96"),
+    "embedded_192": ("vit_embedded_192", "ac_embedded_192"),
 }
 
 _ALIASES = {"vit_l": "vit_large", "vit_h": "vit_huge", "vit_g": "vit_giant", "vit_g_384": "vit_giant_384"}

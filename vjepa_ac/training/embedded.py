@@ -152,6 +152,15 @@ def _steps(args: list[str]) -> int:
     return int(args[args.index("--steps") + 1])
 
 
+def _with_value(args: list[str], flag: str, value) -> list[str]:
+    args = list(args)
+    if flag in args:
+        args[args.index(flag) + 1] = str(value)
+    else:
+        args += [flag, str(value)]
+    return args
+
+
 def _with_steps(args: list[str], steps: int | None) -> list[str]:
     if steps is None:
         return list(args)
@@ -163,11 +172,20 @@ def _with_steps(args: list[str], steps: int | None) -> list[str]:
     return args
 
 
-def pretrain(work: Path, encoder_preset: str = ENCODER_PRESET, steps: int | None = None) -> Path:
+def pretrain_args(steps: int | None = None, gripper_probe_weight: float | None = None) -> list[str]:
+    """The recipe's encoder pre-training arguments with this run's overrides."""
+    stage_args = _with_steps(PRETRAIN_ARGS, steps)
+    if gripper_probe_weight is not None:
+        stage_args = _with_value(stage_args, "--gripper-probe-weight", gripper_probe_weight)
+    return stage_args
+
+
+def pretrain(work: Path, encoder_preset: str = ENCODER_PRESET, steps: int | None = None,
+             gripper_probe_weight: float | None = None) -> Path:
     from vjepa_ac.training import pretrain_encoder
 
     out = work / "encoder"
-    stage_args = _with_steps(PRETRAIN_ARGS, steps)
+    stage_args = pretrain_args(steps, gripper_probe_weight)
     argv = ["--data", str(work / "episodes"), "--encoder-preset", encoder_preset, "--out", str(out), *stage_args]
     return _run_stage(pretrain_encoder.main, argv, out, _steps(stage_args), "encoder pre-training")
 
@@ -185,7 +203,7 @@ def train_predictor(work: Path, encoder_checkpoint: Path, steps: int | None = No
 
 
 def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str = ENCODER_PRESET,
-            predictor_preset: str = PREDICTOR_PRESET) -> Path:
+            predictor_preset: str = PREDICTOR_PRESET, encoder_args: list[str] | None = None) -> Path:
     """Copy the trained world model into the package with the facts a model card needs."""
     from vjepa_ac.models import load_world_model, save_world_model
 
@@ -196,7 +214,7 @@ def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str
         "encoder_preset": encoder_preset,
         "predictor_preset": predictor_preset,
         "data": collection,
-        "pretrain_args": PRETRAIN_ARGS,
+        "pretrain_args": PRETRAIN_ARGS if encoder_args is None else encoder_args,
         "predictor_args": PREDICTOR_ARGS,
         "source_checkpoint": str(checkpoint),
     }
@@ -217,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grasp-play-episodes", type=int, default=GRASP_PLAY_EPISODES)
     p.add_argument("--grasp-lift-episodes", type=int, default=GRASP_LIFT_EPISODES)
     p.add_argument("--collect-workers", type=int, default=1, help="parallel simulator processes for collect")
+    p.add_argument("--camera-size", type=int, default=CAMERA_SIZE,
+                   help="render size of the collected frames (match the encoder preset's image size)")
     p.add_argument("--pretrain-steps", type=int, default=None, help="override (smoke tests)")
+    p.add_argument("--gripper-probe-weight", type=float, default=None,
+                   help="override the recipe's gripper-probe weight in encoder pre-training (0: pure V-JEPA)")
     p.add_argument("--predictor-steps", type=int, default=None, help="override (smoke tests)")
     p.add_argument("--destination", type=Path, default=DEFAULT_ASSET_DIR,
                    help="where `package` writes the model (default: the package's embedded model)")
@@ -235,10 +257,10 @@ def main(argv=None) -> int:
         print(json.dumps(collect(args.work / "episodes", explore_episodes=args.explore_episodes,
                                  mixed_episodes=args.mixed_episodes, workers=args.collect_workers,
                                  grasp_play_episodes=args.grasp_play_episodes,
-                                 grasp_lift_episodes=args.grasp_lift_episodes)))
+                                 grasp_lift_episodes=args.grasp_lift_episodes, camera_size=args.camera_size)))
     checkpoint = None
     if "pretrain" in stages or "predictor" in stages:
-        encoder_checkpoint = pretrain(args.work, args.encoder_preset, args.pretrain_steps)
+        encoder_checkpoint = pretrain(args.work, args.encoder_preset, args.pretrain_steps, args.gripper_probe_weight)
         if "predictor" in stages:
             checkpoint = train_predictor(args.work, encoder_checkpoint, args.predictor_steps, args.predictor_preset)
     if "package" in stages:
@@ -247,7 +269,8 @@ def main(argv=None) -> int:
         checkpoint = checkpoint or latest_checkpoint(args.work / "predictor")
         if checkpoint is None:
             raise SystemExit(f"no predictor checkpoint under {args.work / 'predictor'}")
-        packaged = package(args.work, checkpoint, args.destination, args.encoder_preset, args.predictor_preset)
+        packaged = package(args.work, checkpoint, args.destination, args.encoder_preset, args.predictor_preset,
+                           pretrain_args(args.pretrain_steps, args.gripper_probe_weight))
         print(f"packaged {packaged}")
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0

@@ -62,8 +62,12 @@ class PretrainConfig:
     checkpoint_every: int = 0
     stop_at: int | None = None
     num_workers: int = 0
+    gripper_probe_weight: float = 0.0
+    gripper_probe_channels: int = 8
 
     def __post_init__(self):
+        if self.gripper_probe_weight < 0 or self.gripper_probe_channels < 1:
+            raise ValueError("gripper_probe_weight must be >= 0 and gripper_probe_channels >= 1")
         if self.steps < 1 or self.batch_size < 1 or self.log_every < 1 or self.collapse_every < 1:
             raise ValueError("steps, batch_size, log_every and collapse_every must be >= 1")
         if not self.mask_specs:
@@ -77,7 +81,24 @@ class PretrainConfig:
 
 
 METRIC_FIELDS = ["epoch", "lr", "ema_momentum", "loss", "grad_norm", "mask_ratio", "clips_per_s",
-                 "embed_std_mean", "embed_std_min", "effective_rank"]
+                 "embed_std_mean", "embed_std_min", "effective_rank", "gripper_probe_loss"]
+
+
+def gripper_probe(tokens: torch.Tensor, channels: int) -> torch.Tensor:
+    """Readout [B] of encoder outputs [B, N, D]: mean of the first `channels` layer-normed channels.
+
+    Layer norm without affine is what the planner's energy applies, so the readout's range is the range
+    the energy sees.
+    """
+    if channels > tokens.shape[-1]:
+        raise ValueError(f"gripper probe uses {channels} channels, the encoder has {tokens.shape[-1]}")
+    normed = torch.nn.functional.layer_norm(tokens.float(), tokens.shape[-1:])
+    return normed[..., :channels].mean(dim=(1, 2))
+
+
+def gripper_probe_target(closedness: torch.Tensor) -> torch.Tensor:
+    """Closedness setpoint 0 (open) .. 1 (closed) -> -1 .. 1."""
+    return 2.0 * closedness.float().clamp(0.0, 1.0) - 1.0
 
 
 class JEPAStudent(nn.Module):
@@ -88,9 +109,12 @@ class JEPAStudent(nn.Module):
         self.encoder = encoder
         self.predictor = predictor
 
-    def forward(self, clip: torch.Tensor, context_index: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:
+    def forward(self, clip: torch.Tensor, context_index: torch.Tensor, target_index: torch.Tensor,
+                still_clips: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Masked-token predictions, and the full encoding of `still_clips` when given (the gripper probe)."""
         context = encode_token_subset(self.encoder, clip, context_index)
-        return self.predictor(context, context_index, target_index, token_grid(self.encoder, clip))
+        predicted = self.predictor(context, context_index, target_index, token_grid(self.encoder, clip))
+        return predicted, (None if still_clips is None else self.encoder(still_clips))
 
 
 class EncoderPretrainer:
@@ -136,6 +160,7 @@ class EncoderPretrainer:
         # Seeded by (seed, step, rank): reproducible after a resume with no generator state to carry.
         generator = torch.Generator().manual_seed((cfg.seed * 1_000_003 + self.step) * 4096 + self.ctx.rank)
         masks = [m.sample_batch(batch_size, generator) for m in self.maskers]
+        still_clips, probe_target = self._gripper_probe_batch(batch, generator) if cfg.gripper_probe_weight else (None, None)
         lr = self.schedule(self.step)
         set_lr(self.optimizer, lr)
         self.optimizer.zero_grad(set_to_none=True)
@@ -143,12 +168,18 @@ class EncoderPretrainer:
             with torch.no_grad():
                 targets = self.target(clip)
             losses = []
-            for context_index, target_index in masks:
+            probe_loss = None
+            for k, (context_index, target_index) in enumerate(masks):
                 context_index, target_index = context_index.to(self.ctx.device), target_index.to(self.ctx.device)
-                predicted = self.model(clip, context_index, target_index)
+                predicted, still_tokens = self.model(clip, context_index, target_index,
+                                                     still_clips if k == 0 else None)
                 losses.append(masked_token_l1(predicted, targets, target_index))
+                if still_tokens is not None:
+                    readout = gripper_probe(still_tokens, cfg.gripper_probe_channels)
+                    probe_loss = (readout - probe_target).abs().mean()
             loss = torch.stack(losses).mean()
-        loss.backward()
+            total = loss if probe_loss is None else loss + cfg.gripper_probe_weight * probe_loss
+        total.backward()
         params = [p for p in self.student.parameters() if p.requires_grad]
         max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
@@ -163,9 +194,23 @@ class EncoderPretrainer:
             "loss": float(all_reduce_mean(loss.detach().float())), "grad_norm": float(grad_norm),
             "mask_ratio": mask_ratio, "clips_per_s": batch_size * self.ctx.world_size / (time.perf_counter() - started),
         }  # fmt: skip
+        if probe_loss is not None:
+            metrics["gripper_probe_loss"] = float(all_reduce_mean(probe_loss.detach().float()))
         if self.step % cfg.collapse_every == 0 or self.step in (1, cfg.steps):
             metrics.update(collapse_metrics(targets.float()))
         return metrics
+
+    def _gripper_probe_batch(self, batch, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One random frame per clip, as the world model encodes a still (repeated over the tubelet),
+        and its closedness target."""
+        if "states" not in batch:
+            raise ValueError("the gripper probe needs `states` in the dataset's items (gripper closedness)")
+        frames, states = batch["frames"], batch["states"]
+        pick = torch.randint(frames.shape[1], (frames.shape[0],), generator=generator)
+        rows = torch.arange(frames.shape[0])
+        stills = frames[rows, pick].unsqueeze(1).expand(-1, self.encoder.config.tubelet_size, -1, -1, -1)
+        still_clips = video_to_clip(stills.contiguous().to(self.ctx.device), self.encoder.config.image_size)
+        return still_clips, gripper_probe_target(states[rows, pick, 6]).to(self.ctx.device)
 
     def _loader(self) -> DataLoader:
         self.sampler.set_position(self.epoch, self.batch_in_epoch)

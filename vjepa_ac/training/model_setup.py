@@ -22,8 +22,13 @@ def fresh_predictor_for(encoder, predictor_preset: str, seed: int) -> ActionCond
 
 
 def build_world_model(init_from: str | None, encoder_path: str | None, preset: str | None,
-                      predictor_preset: str, seed: int) -> tuple[WorldModel, dict]:
-    """Exactly one source: `init_from` (encoder + AC predictor), `encoder_path` (+ fresh predictor) or `preset`."""
+                      predictor_preset: str, seed: int,
+                      encoder_branch: str = "target_encoder") -> tuple[WorldModel, dict]:
+    """Exactly one source: `init_from` (encoder + AC predictor), `encoder_path` (+ fresh predictor) or `preset`.
+
+    `encoder_branch` picks which encoder of a pre-training checkpoint is frozen: V-JEPA keeps the EMA target,
+    but its momentum ramps to 1, so features the student learns late (the gripper probe's) never reach it.
+    """
     chosen = [name for name, value in (("--init-from", init_from), ("--encoder", encoder_path), ("--preset", preset))
               if value is not None]
     if len(chosen) != 1:
@@ -33,9 +38,15 @@ def build_world_model(init_from: str | None, encoder_path: str | None, preset: s
     if encoder_path is not None:
         from vjepa_ac.training.encoder_pretrainer import is_pretraining_checkpoint, load_pretrained_encoder
 
-        encoder = load_pretrained_encoder(encoder_path) if is_pretraining_checkpoint(encoder_path) else load_encoder(encoder_path)
+        if is_pretraining_checkpoint(encoder_path):
+            encoder = load_pretrained_encoder(encoder_path, which=encoder_branch)
+        elif encoder_branch != "target_encoder":
+            raise ValueError(f"encoder branch {encoder_branch!r} needs a pre-training checkpoint, not {encoder_path}")
+        else:
+            encoder = load_encoder(encoder_path)
         predictor = fresh_predictor_for(encoder, predictor_preset, seed)
-        return WorldModel(encoder, predictor), {"encoder": str(encoder_path), "predictor_preset": predictor_preset}
+        return WorldModel(encoder, predictor), {"encoder": str(encoder_path), "encoder_branch": encoder_branch,
+                                                "predictor_preset": predictor_preset}
     from vjepa_ac.models import VisionEncoder
     from vjepa_ac.models.presets import WORLD_MODEL_PRESETS, encoder_preset
 

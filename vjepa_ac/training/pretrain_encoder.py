@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("lr", "start_lr", "final_lr", "weight_decay", "grad_clip", "ema_start", "ema_end"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
     p.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of --steps")
+    p.add_argument("--gripper-probe-weight", type=float, default=defaults.gripper_probe_weight,
+                   help="weight of the gripper-closedness probe loss (0: pure V-JEPA objective)")
+    p.add_argument("--gripper-probe-channels", type=int, default=defaults.gripper_probe_channels)
     p.add_argument("--stop-at", type=int, default=None)
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     p.add_argument("--device", default="auto")
@@ -86,6 +89,7 @@ def main(argv=None) -> int:
             ema_start=args.ema_start, ema_end=args.ema_end, mask_specs=specs, precision=args.precision,
             seed=args.seed, log_every=args.log_every, collapse_every=args.collapse_every,
             checkpoint_every=args.checkpoint_every, stop_at=args.stop_at, num_workers=args.num_workers,
+            gripper_probe_weight=args.gripper_probe_weight, gripper_probe_channels=args.gripper_probe_channels,
         )  # fmt: skip
         trainer = EncoderPretrainer(encoder, predictor, dataset, config, args.out, ctx, progress=not args.no_progress)
         if args.resume:
@@ -99,6 +103,7 @@ def main(argv=None) -> int:
                 "clips_per_s": sum(timed) / len(timed) if timed else None, "clips": len(dataset),
                 "effective_rank": last_collapse.get("effective_rank"), "embed_dim": encoder.config.embed_dim,
                 "embed_std_mean": last_collapse.get("embed_std_mean"),
+                "gripper_probe_loss": history[-1].get("gripper_probe_loss") if history else None,
                 "checkpoint": str(latest_checkpoint(args.out)),
             }))  # fmt: skip
     finally:

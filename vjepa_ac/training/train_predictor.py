@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--encoder", help="frozen encoder only (pre-training checkpoint or any encoder file); new predictor")
     src.add_argument("--preset", help="random world-model preset (smoke tests / throughput only), e.g. micro, tiny")
     src.add_argument("--predictor-preset", default="ac_tiny", help="predictor preset used with --encoder")
+    src.add_argument("--encoder-branch", choices=("target_encoder", "context_encoder"), default="target_encoder",
+                     help="which encoder of a pre-training checkpoint --encoder freezes (V-JEPA: the EMA target)")
     data = p.add_argument_group("data")
     data.add_argument("--data", nargs="*", default=[], help="episode dirs/.npz, reference .npz, DROID-style dirs")
     data.add_argument("--token-cache", help="token cache file; built from --data when missing")
@@ -143,7 +145,7 @@ def main(argv=None) -> int:
 
         torch.manual_seed(args.seed)
         world_model, source = build_world_model(args.init_from, args.encoder, args.preset, args.predictor_preset,
-                                                args.seed)
+                                                args.seed, args.encoder_branch)
         world_model = world_model.to(ctx.device)
         dataset, val_dataset = prepare_dataset(args, world_model, ctx)
         if args.cache_only:
