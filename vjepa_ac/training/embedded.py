@@ -235,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grasp-play-episodes", type=int, default=GRASP_PLAY_EPISODES)
     p.add_argument("--grasp-lift-episodes", type=int, default=GRASP_LIFT_EPISODES)
     p.add_argument("--collect-workers", type=int, default=1, help="parallel simulator processes for collect")
-    p.add_argument("--camera-size", type=int, default=CAMERA_SIZE,
-                   help="render size of the collected frames (match the encoder preset's image size)")
+    p.add_argument("--camera-size", type=int, default=None,
+                   help="render size of the collected frames (default: the encoder preset's image size)")
     p.add_argument("--pretrain-steps", type=int, default=None, help="override (smoke tests)")
     p.add_argument("--gripper-probe-weight", type=float, default=None,
                    help="override the recipe's gripper-probe weight in encoder pre-training (0: pure V-JEPA)")
@@ -253,6 +253,10 @@ def main(argv=None) -> int:
     if unknown:
         raise SystemExit(f"unknown stages: {sorted(unknown)}")
     started = time.perf_counter()
+    if args.camera_size is None:  # frames the encoder takes as they are, never rescaled
+        from vjepa_ac.models.presets import encoder_preset
+
+        args.camera_size = encoder_preset(args.encoder_preset).image_size
     if "collect" in stages:
         print(json.dumps(collect(args.work / "episodes", explore_episodes=args.explore_episodes,
                                  mixed_episodes=args.mixed_episodes, workers=args.collect_workers,
