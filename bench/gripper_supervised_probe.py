@@ -5,8 +5,8 @@ answering the median. This removes the self-supervised objective: a fresh encode
 readout are trained only to regress the closedness setpoint (mapped to [-1, 1], L1) of single stills,
 encoded as the world model encodes them. `--head fixed` is the pre-training probe's readout
 (`encoder_pretrainer.gripper_probe`); `--head linear` a learned linear map of the mean layer-normed token.
-500 held-out frames are scored against the median's error. If this cannot beat the median, no
-self-supervised recipe of the same size and budget will put the gripper in the tokens.
+500 held-out frames are scored against the median's error. If even this cannot beat the median, the
+limit is the architecture, resolution or training budget, not the self-supervised objective.
 
     .venv/bin/python bench/gripper_supervised_probe.py --data runs/embedded/episodes --steps 2000 --lr 1e-3
 """

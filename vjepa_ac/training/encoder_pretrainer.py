@@ -5,6 +5,14 @@ predictor fills in the masked positions; the EMA target encoder (no gradient) en
 L1 between predictions and the layer-normed target features at the masked tokens. The target
 encoder follows the context encoder with a momentum that ramps towards 1. Collapse monitors (per-dim
 std, effective rank) of the target features are logged, since a JEPA can silently collapse.
+
+Optional gripper probe (`gripper_probe_weight`, off by default): the V-JEPA loss leaves the few pixels of
+the fingers out of small encoders' tokens (open and closed hands at the cube differ by 0.0001-0.0017 in
+the planner's energy), so a planner scoring tokens cannot choose the gripper. The probe asks a fixed
+readout of still-frame tokens, the mean of the first `gripper_probe_channels` layer-normed channels, to
+equal the frame's closedness setpoint mapped to [-1, 1]. Nothing learned is discarded, and the encoder's
+architecture and inputs are unchanged. The EMA target takes up only what the student learns while the
+momentum is still below 1 (docs/embedded_model.md).
 """
 
 from __future__ import annotations
