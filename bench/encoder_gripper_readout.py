@@ -53,6 +53,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
+    from vjepa_ac.models import normalize_tokens
     from vjepa_ac.models.image_preprocessing import images_to_clips
     from vjepa_ac.training.encoder_pretrainer import gripper_probe, gripper_probe_target
     from vjepa_ac.training.episodes import list_episode_files, load_episode
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
             episode = load_episode(path)
             tokens = encoder(images_to_clips(torch.from_numpy(episode.frames), encoder.config.image_size))
             readouts.append(gripper_probe(tokens, args.channels))
-            features.append(torch.nn.functional.layer_norm(tokens, tokens.shape[-1:]).flatten(1))
+            features.append(normalize_tokens(tokens).flatten(1))
             closedness.append(torch.from_numpy(episode.states[:, 6]))
     x = torch.cat(features).double().numpy()
     readout = torch.cat(readouts).numpy()

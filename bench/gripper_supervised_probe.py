@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    from vjepa_ac.models import VisionEncoder, initialize_weights
+    from vjepa_ac.models import VisionEncoder, initialize_weights, normalize_tokens
     from vjepa_ac.models.image_preprocessing import images_to_clips
     from vjepa_ac.models.presets import encoder_preset
     from vjepa_ac.training.encoder_pretrainer import gripper_probe, gripper_probe_target
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
         tokens = encoder(images_to_clips(frames[index], encoder.config.image_size))
         if args.head == "fixed":
             return gripper_probe(tokens, args.channels)
-        return head(torch.nn.functional.layer_norm(tokens, tokens.shape[-1:]).mean(1)).squeeze(-1)
+        return head(normalize_tokens(tokens).mean(1)).squeeze(-1)
 
     median_l1 = float((target[test] - target[train].median()).abs().mean())
     history, started = [], time.perf_counter()

@@ -164,8 +164,7 @@ def _with_value(args: list[str], flag: str, value) -> list[str]:
 def _with_steps(args: list[str], steps: int | None) -> list[str]:
     if steps is None:
         return list(args)
-    args = list(args)
-    args[args.index("--steps") + 1] = str(steps)
+    args = _with_value(args, "--steps", steps)
     for flag in ("--checkpoint-every", "--eval-every"):
         if flag in args:
             args[args.index(flag) + 1] = "0"

@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from vjepa_ac.models import EncoderConfig, VisionEncoder
+from vjepa_ac.models import EncoderConfig, VisionEncoder, normalize_tokens
 from vjepa_ac.training import training_state
 from vjepa_ac.training.collapse import collapse_metrics
 from vjepa_ac.training.distributed import DistContext, all_reduce_mean, barrier
@@ -95,12 +95,11 @@ METRIC_FIELDS = ["epoch", "lr", "ema_momentum", "loss", "grad_norm", "mask_ratio
 def gripper_probe(tokens: torch.Tensor, channels: int) -> torch.Tensor:
     """Readout [B] of encoder outputs [B, N, D]: mean of the first `channels` layer-normed channels.
 
-    Layer norm without affine is what the planner's energy applies, so the readout's range is the range
-    the energy sees.
+    Normalised as the planner's energy normalises tokens, so the readout's range is the range the energy sees.
     """
     if channels > tokens.shape[-1]:
         raise ValueError(f"gripper probe uses {channels} channels, the encoder has {tokens.shape[-1]}")
-    normed = torch.nn.functional.layer_norm(tokens.float(), tokens.shape[-1:])
+    normed = normalize_tokens(tokens.float())
     return normed[..., :channels].mean(dim=(1, 2))
 
 
