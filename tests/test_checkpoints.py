@@ -23,6 +23,7 @@ from vjepa_ac.models import (
     load_world_model,
     save_encoder,
     save_world_model,
+    world_model_image_size,
 )
 from vjepa_ac.models.checkpoints import load_state_dict_strict, strip_prefixes
 
@@ -75,6 +76,22 @@ def test_embedded_default_missing_or_present(tmp_path, monkeypatch):
         load_world_model()
     save_world_model(tiny_world_model(), tmp_path / "embedded_model")
     assert isinstance(load_world_model(), WorldModel)
+
+
+def test_image_size_is_read_without_loading_the_weights(tmp_path, monkeypatch):
+    directory = save_world_model(tiny_world_model(), tmp_path / "model")
+    assert world_model_image_size(directory) == 64
+    (directory / "model.safetensors").write_bytes(b"not weights")  # the config alone answers
+    assert world_model_image_size(directory) == 64
+    monkeypatch.setattr(checkpoints, "EMBEDDED_MODEL_DIR", directory)
+    assert world_model_image_size() == 64
+    config = json.loads((directory / "config.json").read_text())
+    config["encoder"]["image_size"] = "big"
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="encoder config is invalid"):
+        world_model_image_size(directory)
+    with pytest.raises(CheckpointError, match="not a vjepa_ac model directory"):
+        world_model_image_size(tmp_path)
 
 
 def test_official_layout_prefixes_and_pos_embed(tmp_path):

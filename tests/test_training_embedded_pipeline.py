@@ -14,8 +14,8 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     work, destination = tmp_path / "work", tmp_path / "model"
     argv = ["--work", str(work), "--destination", str(destination), "--explore-episodes", "2",
             "--mixed-episodes", "1", "--grasp-play-episodes", "1", "--grasp-lift-episodes", "1",
-            "--pretrain-steps", "3", "--gripper-probe-weight", "0.5",
-            "--predictor-steps", "3"]
+            "--pretrain-steps", "3", "--gripper-probe-weight", "0.5", "--ema-momentum", "0.99", "0.995",
+            "--predictor-steps", "3", "--interaction-repeats", "2"]
     assert embedded.main(argv) == 0
 
     collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
@@ -34,9 +34,15 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     recorded = model.metadata["pretrain_args"]
     assert recorded[recorded.index("--steps") + 1] == "3"
     assert recorded[recorded.index("--gripper-probe-weight") + 1] == "0.5"
+    assert recorded[recorded.index("--ema-start") + 1] == "0.99" and recorded[recorded.index("--ema-end") + 1] == "0.995"
+    predictor_recorded = model.metadata["predictor_args"]
+    assert predictor_recorded[predictor_recorded.index("--steps") + 1] == "3"
+    assert predictor_recorded[predictor_recorded.index("--interaction-repeats") + 1] == "2"
     from vjepa_ac.training.metrics_log import read_metrics
 
-    assert all(r["gripper_probe_loss"] > 0 for r in read_metrics(work / "encoder" / "metrics.csv"))
+    encoder_metrics = read_metrics(work / "encoder" / "metrics.csv")
+    assert all(r["gripper_probe_loss"] > 0 for r in encoder_metrics)
+    assert 0.99 <= encoder_metrics[-1]["ema_momentum"] <= 0.995  # the override reached the trainer
 
     image = torch.randint(0, 255, (96, 96, 3), dtype=torch.uint8).numpy()
     tokens = model.encode(image)

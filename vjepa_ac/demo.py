@@ -71,9 +71,9 @@ def main(argv=None) -> int:
     from vjepa_ac.ros.spinning import spin_nodes
 
     if args.camera_size is None:  # render what the model takes, so no frame is rescaled
-        from vjepa_ac.models import load_world_model
+        from vjepa_ac.models import world_model_image_size
 
-        args.camera_size = load_world_model(args.checkpoint or None).image_size
+        args.camera_size = world_model_image_size(args.checkpoint or None)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     config_dir = default_config_dir()

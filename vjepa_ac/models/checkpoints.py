@@ -564,6 +564,21 @@ def load_predictor(
     return _device_dtype(predictor.eval(), device, dtype)
 
 
+def world_model_image_size(path=None) -> int:
+    """The frame size a world model takes, read from our config alone (the weights stay on disk).
+
+    Official `.pt` files store no size (it is inferred from their tensors), so they are loaded.
+    """
+    directory = EMBEDDED_MODEL_DIR if path is None else Path(path)
+    if directory.is_dir():
+        config = _read_our_config(directory)
+        try:
+            return EncoderConfig.from_dict(config.get("encoder")).image_size
+        except (ValueError, TypeError) as error:
+            raise CheckpointError(f"{directory} encoder config is invalid: {error}") from error
+    return load_world_model(path).image_size
+
+
 def load_world_model(
     path=None,
     device="cpu",

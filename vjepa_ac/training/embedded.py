@@ -171,30 +171,42 @@ def _with_steps(args: list[str], steps: int | None) -> list[str]:
     return args
 
 
-def pretrain_args(steps: int | None = None, gripper_probe_weight: float | None = None) -> list[str]:
+def pretrain_args(steps: int | None = None, gripper_probe_weight: float | None = None,
+                  ema_momentum: tuple[float, float] | None = None) -> list[str]:
     """The recipe's encoder pre-training arguments with this run's overrides."""
     stage_args = _with_steps(PRETRAIN_ARGS, steps)
     if gripper_probe_weight is not None:
         stage_args = _with_value(stage_args, "--gripper-probe-weight", gripper_probe_weight)
+    if ema_momentum is not None:
+        stage_args = _with_value(stage_args, "--ema-start", ema_momentum[0])
+        stage_args = _with_value(stage_args, "--ema-end", ema_momentum[1])
+    return stage_args
+
+
+def predictor_args(steps: int | None = None, interaction_repeats: int | None = None) -> list[str]:
+    """The recipe's predictor post-training arguments with this run's overrides."""
+    stage_args = _with_steps(PREDICTOR_ARGS, steps)
+    if interaction_repeats is not None:
+        stage_args = _with_value(stage_args, "--interaction-repeats", interaction_repeats)
     return stage_args
 
 
 def pretrain(work: Path, encoder_preset: str = ENCODER_PRESET, steps: int | None = None,
-             gripper_probe_weight: float | None = None) -> Path:
+             gripper_probe_weight: float | None = None, ema_momentum: tuple[float, float] | None = None) -> Path:
     from vjepa_ac.training import pretrain_encoder
 
     out = work / "encoder"
-    stage_args = pretrain_args(steps, gripper_probe_weight)
+    stage_args = pretrain_args(steps, gripper_probe_weight, ema_momentum)
     argv = ["--data", str(work / "episodes"), "--encoder-preset", encoder_preset, "--out", str(out), *stage_args]
     return _run_stage(pretrain_encoder.main, argv, out, _steps(stage_args), "encoder pre-training")
 
 
 def train_predictor(work: Path, encoder_checkpoint: Path, steps: int | None = None,
-                    predictor_preset: str = PREDICTOR_PRESET) -> Path:
+                    predictor_preset: str = PREDICTOR_PRESET, interaction_repeats: int | None = None) -> Path:
     from vjepa_ac.training import train_predictor as trainer_cli
 
     out = work / "predictor"
-    stage_args = _with_steps(PREDICTOR_ARGS, steps)
+    stage_args = predictor_args(steps, interaction_repeats)
     argv = ["--encoder", str(encoder_checkpoint), "--predictor-preset", predictor_preset,
             "--data", str(work / "episodes"), "--token-cache", str(work / "tokens.safetensors"),
             "--out", str(out), *stage_args]
@@ -202,7 +214,8 @@ def train_predictor(work: Path, encoder_checkpoint: Path, steps: int | None = No
 
 
 def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str = ENCODER_PRESET,
-            predictor_preset: str = PREDICTOR_PRESET, encoder_args: list[str] | None = None) -> Path:
+            predictor_preset: str = PREDICTOR_PRESET, encoder_args: list[str] | None = None,
+            predictor_stage_args: list[str] | None = None) -> Path:
     """Copy the trained world model into the package with the facts a model card needs."""
     from vjepa_ac.models import load_world_model, save_world_model
 
@@ -214,7 +227,7 @@ def package(work: Path, checkpoint: Path, destination: Path, encoder_preset: str
         "predictor_preset": predictor_preset,
         "data": collection,
         "pretrain_args": PRETRAIN_ARGS if encoder_args is None else encoder_args,
-        "predictor_args": PREDICTOR_ARGS,
+        "predictor_args": PREDICTOR_ARGS if predictor_stage_args is None else predictor_stage_args,
         "source_checkpoint": str(checkpoint),
     }
     save_world_model(world_model, destination, metadata=metadata)
@@ -239,7 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrain-steps", type=int, default=None, help="override (smoke tests)")
     p.add_argument("--gripper-probe-weight", type=float, default=None,
                    help="override the recipe's gripper-probe weight in encoder pre-training (0: pure V-JEPA)")
+    p.add_argument("--ema-momentum", type=float, nargs=2, default=None, metavar=("START", "END"),
+                   help="override the target encoder's EMA momentum ramp (recipe: V-JEPA's 0.998 -> 1.0)")
     p.add_argument("--predictor-steps", type=int, default=None, help="override (smoke tests)")
+    p.add_argument("--interaction-repeats", type=int, default=None,
+                   help="override: training clips where the cube rises or falls appear this many times")
     p.add_argument("--destination", type=Path, default=DEFAULT_ASSET_DIR,
                    help="where `package` writes the model (default: the package's embedded model)")
     return p
@@ -263,9 +280,11 @@ def main(argv=None) -> int:
                                  grasp_lift_episodes=args.grasp_lift_episodes, camera_size=args.camera_size)))
     checkpoint = None
     if "pretrain" in stages or "predictor" in stages:
-        encoder_checkpoint = pretrain(args.work, args.encoder_preset, args.pretrain_steps, args.gripper_probe_weight)
+        encoder_checkpoint = pretrain(args.work, args.encoder_preset, args.pretrain_steps, args.gripper_probe_weight,
+                                      args.ema_momentum)
         if "predictor" in stages:
-            checkpoint = train_predictor(args.work, encoder_checkpoint, args.predictor_steps, args.predictor_preset)
+            checkpoint = train_predictor(args.work, encoder_checkpoint, args.predictor_steps, args.predictor_preset,
+                                         args.interaction_repeats)
     if "package" in stages:
         from vjepa_ac.training.training_state import latest_checkpoint
 
@@ -273,7 +292,8 @@ def main(argv=None) -> int:
         if checkpoint is None:
             raise SystemExit(f"no predictor checkpoint under {args.work / 'predictor'}")
         packaged = package(args.work, checkpoint, args.destination, args.encoder_preset, args.predictor_preset,
-                           pretrain_args(args.pretrain_steps, args.gripper_probe_weight))
+                           pretrain_args(args.pretrain_steps, args.gripper_probe_weight, args.ema_momentum),
+                           predictor_args(args.predictor_steps, args.interaction_repeats))
         print(f"packaged {packaged}")
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0
