@@ -249,12 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collect-workers", type=int, default=1, help="parallel simulator processes for collect")
     p.add_argument("--camera-size", type=int, default=None,
                    help="render size of the collected frames (default: the encoder preset's image size)")
-    p.add_argument("--pretrain-steps", type=int, default=None, help="override (smoke tests)")
+    p.add_argument("--pretrain-steps", type=int, default=None,
+                   help="override the recipe's steps (intermediate checkpoints off)")
     p.add_argument("--gripper-probe-weight", type=float, default=None,
                    help="override the recipe's gripper-probe weight in encoder pre-training (0: pure V-JEPA)")
     p.add_argument("--ema-momentum", type=float, nargs=2, default=None, metavar=("START", "END"),
                    help="override the target encoder's EMA momentum ramp (recipe: V-JEPA's 0.998 -> 1.0)")
-    p.add_argument("--predictor-steps", type=int, default=None, help="override (smoke tests)")
+    p.add_argument("--predictor-steps", type=int, default=None,
+                   help="override the recipe's steps (intermediate checkpoints off)")
     p.add_argument("--interaction-repeats", type=int, default=None,
                    help="override: training clips where the cube rises or falls appear this many times")
     p.add_argument("--destination", type=Path, default=DEFAULT_ASSET_DIR,
