@@ -571,11 +571,8 @@ def world_model_image_size(path=None) -> int:
     """
     directory = EMBEDDED_MODEL_DIR if path is None else Path(path)
     if directory.is_dir():
-        config = _read_our_config(directory)
-        try:
-            return EncoderConfig.from_dict(config.get("encoder")).image_size
-        except (ValueError, TypeError) as error:
-            raise CheckpointError(f"{directory} encoder config is invalid: {error}") from error
+        config = _read_our_config(directory)  # validated as loading validates it; the encoder is built on meta
+        return _build(VisionEncoder, EncoderConfig, config.get("encoder"), f"{directory} encoder").config.image_size
     return load_world_model(path).image_size
 
 
