@@ -52,6 +52,7 @@ setup(
             "vjepa-ac-pretrain-encoder = vjepa_ac.training.pretrain_encoder:main",
             "vjepa-ac-train-predictor = vjepa_ac.training.train_predictor:main",
             "vjepa-ac-train-embedded = vjepa_ac.training.embedded:main",
+            "vjepa-ac-train-gripper-readout = vjepa_ac.training.gripper_readout:main",
             "vjepa-ac-energy-landscape = vjepa_ac.planning.energy_landscape:main",
             "vjepa-ac-eval = vjepa_ac.evaluation.cli:main",
             "vjepa-ac-demo = vjepa_ac.demo:main",

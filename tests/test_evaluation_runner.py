@@ -48,14 +48,30 @@ def checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def eval_runs(checkpoint, tmp_path_factory):
-    """Two real CLI runs: reach (2 episodes x 3 actions, GIF for the first) and pick-and-place (1,1,1, GIF)."""
+def readout_file(tmp_path_factory):
+    """An untrained gripper readout (seeded default init) whose head is biased to answer "closed"."""
+    from vjepa_ac.models.gripper_readout import GripperReadout, save_gripper_readout
+
+    torch.manual_seed(0)
+    readout = GripperReadout(S)
+    with torch.no_grad():
+        readout.head.weight.zero_()
+        readout.head.bias.fill_(5.0)
+    return save_gripper_readout(readout, tmp_path_factory.mktemp("readout") / "closed.safetensors")
+
+
+@pytest.fixture(scope="module")
+def eval_runs(checkpoint, readout_file, tmp_path_factory):
+    """Two real CLI runs: reach (2 episodes x 3 actions, GIF for the first, image energy alone) and
+    pick-and-place (1,1,1, GIF, with a gripper readout that always answers "closed")."""
     root = tmp_path_factory.mktemp("eval")
     reach_json, pnp_json = root / "reach.json", root / "pnp.json"
     assert eval_main(["--task", "reach", "--episodes", "2", "--budgets", "3", "--checkpoint", str(checkpoint),
-                      "--json", str(reach_json), "--out", str(root), "--gifs", "1", *TINY_CEM]) == 0
+                      "--json", str(reach_json), "--out", str(root), "--gifs", "1", "--gripper-goal-weight", "0",
+                      *TINY_CEM]) == 0
     assert eval_main(["--task", "pick-and-place", "--episodes", "1", "--seed", "100002", "--budgets", "1,1,1",
-                      "--checkpoint", str(checkpoint), "--json", str(pnp_json), "--out", str(root), *TINY_CEM]) == 0
+                      "--checkpoint", str(checkpoint), "--json", str(pnp_json), "--out", str(root),
+                      "--gripper-readout", str(readout_file), "--gripper-goal-weight", "1.0", *TINY_CEM]) == 0
     return root, reach_json, pnp_json
 
 
@@ -96,11 +112,29 @@ def test_cli_json_and_gif(eval_runs):
     assert summary["mean_final_distance_m"] == pytest.approx(np.mean([r["final_distance_m"] for r in records]))
     assert summary["seconds_per_action"] > 0
     assert summary["settings"]["samples"] == 16 and summary["settings"]["budgets"] == [3]
+    assert summary["settings"]["gripper_goal_weight"] == 0 and summary["settings"]["gripper_readout"] is None
+    assert all("goal_grippers" not in r["details"] for r in records)
     gif = root / "reach_mujoco_seed100000.gif"
     assert gif.is_file() and not (root / "reach_mujoco_seed100001.gif").exists()
     with Image.open(gif) as im:
         assert im.n_frames == 4  # start + one frame per action
     assert (root / "reach_mujoco_energy_latency.png").is_file()
+
+
+def test_cli_goal_gripper_from_the_readout_decides_the_gripper(eval_runs, readout_file):
+    _, _, pnp_json = eval_runs
+    summary = json.loads(pnp_json.read_text())
+    assert summary["settings"]["gripper_goal_weight"] == 1.0
+    assert summary["settings"]["gripper_readout"] == str(readout_file)
+    record = summary["records"][0]
+    assert record["details"]["goal_grippers"] == [1.0, 1.0, 1.0]
+    # With a weight far above the random model's energies, every action closes the hand, as far as one may.
+    assert [a[6] for a in record["actions"]][0] == pytest.approx(0.75, abs=0.05)
+
+
+def test_cli_refuses_a_gripper_goal_weight_without_a_readout(checkpoint):
+    with pytest.raises(SystemExit, match="has no gripper_readout.safetensors"):
+        eval_main(["--checkpoint", str(checkpoint), "--episodes", "1", *TINY_CEM])
 
 
 def test_cli_refuses_training_seeds_and_bad_budgets(checkpoint):

@@ -216,6 +216,48 @@ def test_gripper_min_gain_holds_a_gripper_change_the_energy_does_not_need(model)
     assert held.samples_evaluated == 300 * 8 + 2
 
 
+def test_gripper_goal_decides_the_gripper_of_a_model_that_does_not_see_it(model):
+    blind = PoseFeatureWorldModel(tokens_per_frame=16, embed_dim=32, seed=3)
+    blind.weight[9] *= 1e-4
+    target = [0.02, -0.01, 0.0, 0, 0, 0, 0.0]  # the goal image: moved, gripper as it is (open)
+    config = CEMConfig(samples=300, iterations=8, gripper_goal_weight=0.05)
+    goal_state = integrate_actions(START, torch.tensor(target, dtype=torch.float64))
+    closed_start = START.clone()
+    closed_start[6] = 1.0
+    for start, goal_gripper, expected in ((START, 1.0, "close"), (closed_start, 0.0, "open")):
+        planner = CEMPlanner(blind, config)
+        result = planner.plan(frame(blind, start), start, frame(blind, goal_state), goal_gripper=goal_gripper)
+        gripper_after = min(max(float(start[6]) + result.action[6], 0.0), 1.0)
+        # gripper_max 0.75 per action: as far toward the goal's gripper as one action goes
+        assert abs(gripper_after - goal_gripper) <= 0.25 + 1e-3, (expected, result.action)
+        np.testing.assert_allclose(result.action[:3], target[:3], atol=5e-3)  # translation still from the image
+    # Without a goal gripper (or with weight 0) the term is absent: identical plans.
+    plain = CEMPlanner(blind, CEMConfig(samples=300, iterations=8)).plan(
+        frame(blind, START), START, frame(blind, goal_state))
+    unused = CEMPlanner(blind, config).plan(frame(blind, START), START, frame(blind, goal_state))
+    ignored = CEMPlanner(blind, CEMConfig(samples=300, iterations=8)).plan(
+        frame(blind, START), START, frame(blind, goal_state), goal_gripper=1.0)
+    np.testing.assert_array_equal(plain.actions, unused.actions)
+    np.testing.assert_array_equal(plain.actions, ignored.actions)
+
+
+def test_final_gripper_clips_each_step_like_the_robot():
+    from vjepa_ac.planning.cem import final_gripper
+
+    actions = torch.zeros(3, 2, 7)
+    actions[0, :, 6] = torch.tensor([0.75, 0.75])  # saturates at 1
+    actions[1, :, 6] = torch.tensor([-0.75, 0.5])  # clipped at 0 first, then 0.5
+    actions[2, :, 6] = torch.tensor([0.3, -0.1])
+    np.testing.assert_allclose(final_gripper(torch.tensor(0.2), actions).numpy(), [1.0, 0.5, 0.4], atol=1e-6)
+
+
+@pytest.mark.parametrize("goal_gripper", [-0.1, 1.5, float("nan")])
+def test_goal_gripper_outside_0_1_raises(model, goal_gripper):
+    planner = CEMPlanner(model, CEMConfig(samples=20, iterations=1, gripper_goal_weight=0.05))
+    with pytest.raises(ValueError, match="goal_gripper"):
+        planner.plan(frame(model, START), START, frame(model, START), goal_gripper=goal_gripper)
+
+
 class BiasedPredictions(PoseFeatureWorldModel):
     """Predicts every frame with the same error, as a blurry predictor does near the goal."""
 
@@ -293,7 +335,8 @@ def test_rollout_with_wrong_output_shape_is_reported():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"samples": 0}, {"top_k": 900}, {"horizon": 0}, {"momentum_mean": 1.0}, {"l1_radius": -0.1}, {"frozen_dims": (9,)}],
+    [{"samples": 0}, {"top_k": 900}, {"horizon": 0}, {"momentum_mean": 1.0}, {"l1_radius": -0.1}, {"frozen_dims": (9,)},
+     {"gripper_goal_weight": -0.1}],
 )
 def test_invalid_config_raises(kwargs):
     with pytest.raises(ValueError):

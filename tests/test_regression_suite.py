@@ -12,6 +12,7 @@ from vjepa_ac.evaluation import make_task, run_episode
 from vjepa_ac.evaluation.tasks import EVALUATION_SEED_START
 from vjepa_ac.models import CheckpointError, load_world_model
 from vjepa_ac.planning import CEMConfig, CEMPlanner
+from vjepa_ac.planning.goal_gripper import DEFAULT_GRIPPER_GOAL_WEIGHT, GoalGripper
 from vjepa_ac.simulation import make_sim
 
 ENGINE = "mujoco"
@@ -67,9 +68,13 @@ def sim(embedded_model):
 
 
 def _run(world_model, sim, task_name, seeds):
-    planner = CEMPlanner(world_model, CEMConfig(anchor_to_observation=True))  # as vjepa-ac-eval and the nodes
+    # As vjepa-ac-eval and the nodes: anchored energy, goal grippers read by the model's gripper readout.
+    planner = CEMPlanner(world_model, CEMConfig(anchor_to_observation=True,
+                                                gripper_goal_weight=DEFAULT_GRIPPER_GOAL_WEIGHT))
+    goal_gripper = GoalGripper.for_model()
     task = make_task(task_name)
-    return [run_episode(sim, world_model, planner, task, seed) for seed in seeds]
+    return [run_episode(sim, world_model, planner, task, seed,
+                        goal_gripper=lambda image, _setup, _index: goal_gripper.closedness(image)) for seed in seeds]
 
 
 def _table(records) -> str:

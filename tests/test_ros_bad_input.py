@@ -135,6 +135,15 @@ def test_missing_checkpoint_file(capfd):
         assert response is not None and not response.success and "checkpoint not found" in response.message
 
 
+def test_gripper_goal_weight_without_a_readout(tmp_path):
+    # A model directory without gripper_readout.safetensors: a configuration error, reported, no motion.
+    with Rig(planner_params={"gripper_goal_weight": 0.02, "checkpoint": str(tmp_path)}) as rig:
+        assert_rejected(rig, ERROR, "cannot load the gripper readout")
+        assert "has no gripper_readout.safetensors" in rig.planner.fatal_error
+    with Rig(planner_params={"gripper_goal_weight": 0.02, "gripper_readout": str(tmp_path / "none.safetensors")}) as rig:
+        assert_rejected(rig, ERROR, "gripper readout not found")
+
+
 def test_missing_goal_file():
     with Rig(planner_params={"goal_image_path": "/nonexistent/goal.png"}, send_goal=False) as rig:
         assert_rejected(rig, ERROR, "goal image file not found: /nonexistent/goal.png")

@@ -114,6 +114,9 @@ def test_planner_yaml_reaches_the_node_through_rcl(ros):
         assert node.settings.samples == expected["samples"] and node.settings.iterations == expected["iterations"]
         assert node.settings.frozen_dimensions == [] and node.settings.subgoal_image_paths == []
         assert node.planner is not None and node.fatal_error is None
+        # The simulated setup decides the gripper with the embedded model's readout.
+        assert node.settings.gripper_goal_weight == expected["gripper_goal_weight"] > 0
+        assert node.goal_gripper is not None and node.goal_gripper.source.name == "gripper_readout.safetensors"
     finally:
         node.destroy_node()
 

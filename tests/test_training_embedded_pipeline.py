@@ -1,4 +1,4 @@
-"""`vjepa-ac-train-embedded` end to end at toy size: collect -> pretrain -> predictor -> package."""
+"""`vjepa-ac-train-embedded` end to end at toy size: collect -> pretrain -> predictor -> readout -> package."""
 
 import json
 
@@ -15,7 +15,7 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     argv = ["--work", str(work), "--destination", str(destination), "--explore-episodes", "2",
             "--mixed-episodes", "1", "--grasp-play-episodes", "1", "--grasp-lift-episodes", "1",
             "--pretrain-steps", "3", "--gripper-probe-weight", "0.5", "--ema-momentum", "0.99", "0.995",
-            "--predictor-steps", "3", "--interaction-repeats", "2"]
+            "--predictor-steps", "3", "--interaction-repeats", "2", "--readout-epochs", "1"]
     assert embedded.main(argv) == 0
 
     collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
@@ -26,6 +26,14 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     assert all(load_cube_positions(f).shape == (len(load_episode(f)), 3) for f in files)
 
     model = load_world_model(destination)
+    # The gripper readout is trained on the same episodes and ships next to the model.
+    from vjepa_ac.models.gripper_readout import load_gripper_readout
+
+    readout = load_gripper_readout(destination, required=True)
+    assert readout.image_size == embedded.CAMERA_SIZE and readout.metadata["epochs"] == 1
+    assert model.metadata["gripper_readout"] == "gripper_readout.safetensors"
+    scores = json.loads((work / "readout" / "scores.json").read_text())
+    assert scores["train"]["frames"] > 0
     assert model.encoder.config == encoder_preset(embedded.ENCODER_PRESET)
     expected = predictor_preset(embedded.PREDICTOR_PRESET)
     assert model.predictor.config.state_euler_center == expected.state_euler_center

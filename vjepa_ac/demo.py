@@ -115,6 +115,7 @@ def main(argv=None) -> int:
                until=lambda: len(recorder.frames) >= total, destroy=False)
     elapsed = time.monotonic() - started
 
+    goal_grippers = planner_node.goal_grippers
     final_obs = sim_node.sim.observe()
     success, distance, details = task.evaluate(sim_node.sim, final_obs, setup)
     stages = [int(np.searchsorted(np.cumsum(setup.budgets), k, side="right")) for k in range(len(recorder.frames))]
@@ -128,9 +129,12 @@ def main(argv=None) -> int:
         node.destroy_node()
     rclpy.try_shutdown()
     gif = write_episode_gif(record, out / f"demo_{task.name}_seed{args.seed}.gif")
-    summary = {**record.to_json(), "wall_seconds": elapsed, "gif": str(gif),
+    summary = {**record.to_json(), "wall_seconds": elapsed, "gif": str(gif), "goal_grippers": goal_grippers,
                "subgoal_images": [str(p) for p in goal_paths], "criterion": task.criterion}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if goal_grippers:
+        words = ["undecided (hold)" if g is None else ("closed" if g else "open") for g in goal_grippers]
+        print(f"vjepa-ac-demo: the gripper readout read the sub-goal images as: {', '.join(words)}")
     verdict = "SUCCESS" if success else "FAILURE"
     print(f"vjepa-ac-demo: {verdict}: {record.actions_executed} actions in {elapsed:.0f} s "
           f"({record.seconds_per_action:.1f} s/action); final distance to goal {distance:.3f} m")

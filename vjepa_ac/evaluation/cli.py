@@ -13,6 +13,11 @@ import numpy as np
 from vjepa_ac.evaluation.episode_runner import run_episode
 from vjepa_ac.evaluation.reports import markdown_table, plot_energy_and_latency, write_episode_gif
 from vjepa_ac.evaluation.tasks import EVALUATION_SEED_START, TASKS, make_task
+from vjepa_ac.planning.goal_gripper import (
+    DEFAULT_GRIPPER_GOAL_WEIGHT,
+    DEFAULT_READOUT_MIN_CONFIDENCE,
+    GoalGripper,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gripper-min-gain", type=float, default=None,
                    help="relative energy gain a gripper change must bring (CEMConfig.gripper_min_gain; "
                         "default: the planner's)")
+    p.add_argument("--gripper-goal-weight", type=float, default=DEFAULT_GRIPPER_GOAL_WEIGHT,
+                   help="energy per unit of closedness between the plan's gripper and the one the goal image shows, "
+                        "as the gripper readout reads it (CEMConfig.gripper_goal_weight); 0 = the image energy alone "
+                        "decides the gripper, as in the paper")
+    p.add_argument("--gripper-readout", default=None,
+                   help="gripper readout file (default: gripper_readout.safetensors next to the model, if any)")
+    p.add_argument("--readout-min-confidence", type=float, default=DEFAULT_READOUT_MIN_CONFIDENCE,
+                   help="a goal's gripper is used only when the readout is this sure of it; "
+                        "otherwise the planner holds the gripper as it is")
     p.add_argument("--budgets", default=None,
                    help="comma-separated actions per goal image, overriding the task's (e.g. 3 or 1,1,1); "
                         "for quick checks only: the documented criteria use the defaults")
@@ -76,13 +90,19 @@ def main(argv=None) -> int:
         raise SystemExit(f"--budgets {args.budgets!r}: {error}") from error
     from tqdm import tqdm
 
-    from vjepa_ac.models import load_world_model
+    from vjepa_ac.models import CheckpointError, load_world_model
     from vjepa_ac.planning import CEMConfig, CEMPlanner
     from vjepa_ac.simulation import make_sim
 
     world_model = load_world_model(args.checkpoint, device=args.device)
     overrides = {} if args.gripper_min_gain is None else {"gripper_min_gain": args.gripper_min_gain}
     overrides["anchor_to_observation"] = args.anchor_to_observation
+    overrides["gripper_goal_weight"] = args.gripper_goal_weight
+    try:
+        goal_gripper = GoalGripper.for_model(args.checkpoint, args.gripper_readout,
+                                             args.readout_min_confidence) if args.gripper_goal_weight > 0 else None
+    except (ValueError, OSError, CheckpointError) as error:
+        raise SystemExit(f"gripper readout: {error}") from error
     config = CEMConfig(samples=args.samples, iterations=args.iters, top_k=args.top_k, horizon=args.horizon,
                        l1_radius=args.l1_radius, **overrides)
     planner = CEMPlanner(world_model, config)
@@ -95,7 +115,9 @@ def main(argv=None) -> int:
         progress = tqdm(range(args.episodes), desc=f"{args.task}/{args.engine}", unit="episode")
         for i in progress:
             record = run_episode(sim, world_model, planner, task, args.seed + i,
-                                 record_frames=args.out is not None and i < args.gifs)
+                                 record_frames=args.out is not None and i < args.gifs,
+                                 goal_gripper=None if goal_gripper is None else
+                                 (lambda image, _setup, _index: goal_gripper.closedness(image)))
             records.append(record)
             rate = sum(r.success for r in records) / len(records)
             progress.set_postfix(success=f"{rate:.0%}", dist=f"{record.final_distance_m:.3f}")
@@ -106,6 +128,9 @@ def main(argv=None) -> int:
     settings = {"checkpoint": args.checkpoint or "embedded", "samples": args.samples, "iterations": args.iters,
                 "top_k": args.top_k, "horizon": args.horizon, "l1_radius": args.l1_radius,
                 "gripper_min_gain": config.gripper_min_gain, "anchor_to_observation": config.anchor_to_observation,
+                "gripper_goal_weight": config.gripper_goal_weight,
+                "gripper_readout": None if goal_gripper is None else str(goal_gripper.source),
+                "readout_min_confidence": None if goal_gripper is None else goal_gripper.min_confidence,
                 "camera_size": args.camera_size, "first_seed": args.seed, "budgets": budgets, "device": args.device,
                 "wall_seconds": time.time() - started}
     summary = summarize(args.task, args.engine, records, settings)

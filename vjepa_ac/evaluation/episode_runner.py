@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from vjepa_ac.planning import CEMPlanner, SubgoalSchedule
+from vjepa_ac.planning.goal_gripper import gripper_target
 
 
 @dataclasses.dataclass
@@ -37,10 +38,18 @@ class EpisodeRecord:
         return data
 
 
-def run_episode(sim, world_model, planner: CEMPlanner, task, seed: int, record_frames: bool = False) -> EpisodeRecord:
-    """Run `task` on `sim` from `seed`, planning toward its goal images with `planner`."""
+def run_episode(sim, world_model, planner: CEMPlanner, task, seed: int, record_frames: bool = False,
+                goal_gripper=None) -> EpisodeRecord:
+    """Run `task` on `sim` from `seed`, planning toward its goal images with `planner`.
+
+    `goal_gripper(goal_image, setup, index) -> closedness | None` tells the planner each goal's gripper (a
+    readout of the goal image, or ground truth for a diagnostic bound); where it answers None the planner
+    aims to hold the gripper as it is. Without `goal_gripper` the image energy alone decides the gripper.
+    """
     obs, setup = task.setup(sim, seed)
     goal_tokens = [world_model.encode(image)[0] for image in setup.goal_images]
+    goal_grippers = [None if goal_gripper is None else goal_gripper(image, setup, i)
+                     for i, image in enumerate(setup.goal_images)]
     schedule = SubgoalSchedule(goal_tokens, setup.budgets)
     planner.reset(seed)
     energies, plan_seconds, distances, stages, actions = [], [], [], [], []
@@ -49,7 +58,8 @@ def run_episode(sim, world_model, planner: CEMPlanner, task, seed: int, record_f
         stage = schedule.index
         tokens = world_model.encode(obs.image)[0]
         started = time.perf_counter()
-        result = planner.plan(tokens, obs.ee_state, schedule.current_goal())
+        target = None if goal_gripper is None else gripper_target(goal_grippers[stage], obs.ee_state[6])
+        result = planner.plan(tokens, obs.ee_state, schedule.current_goal(), target)
         plan_seconds.append(time.perf_counter() - started)
         obs = sim.step(result.action)
         schedule.advance(result.energy)
@@ -73,7 +83,7 @@ def run_episode(sim, world_model, planner: CEMPlanner, task, seed: int, record_f
         distances_m=distances,
         subgoal_index=stages,
         actions=actions,
-        details=details,
+        details=details if goal_gripper is None else {**details, "goal_grippers": goal_grippers},
         frames=frames,
         goal_images=list(setup.goal_images) if record_frames else [],
     )

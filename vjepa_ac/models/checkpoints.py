@@ -240,6 +240,8 @@ def _describe(config: EncoderConfig | PredictorConfig) -> str:
 
 
 def _hint(state_dict: Mapping[str, torch.Tensor], kind: str) -> str:
+    if kind not in ("encoder", "predictor"):
+        return ""
     try:
         config = infer_encoder_config(state_dict) if kind == "encoder" else infer_predictor_config(state_dict)
     except CheckpointError as error:
@@ -266,7 +268,7 @@ def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, torch.Ten
     if mismatched:
         problems.append(f"shape mismatches ({len(mismatched)}): {mismatched[:6]}{' …' if len(mismatched) > 6 else ''}")
     if problems:
-        raise CheckpointError(f"{what} does not fit the model: " + "; ".join(problems) + f". {_hint(state_dict, kind)}")
+        raise CheckpointError(f"{what} does not fit the model: " + "; ".join(problems) + f". {_hint(state_dict, kind)}".rstrip(" ."))
     non_float = [k for k, v in state_dict.items() if not v.is_floating_point()]
     if non_float:
         raise CheckpointError(f"{what} has non-floating-point weights under {non_float[:8]}")

@@ -36,6 +36,10 @@ class CEMConfig:
     has f(0) = z_obs and the energy is the paper's; a blurry one has an error common to all actions,
     which this cancels, so near the goal it no longer prefers a move over the frame it already sees
     (the embedded model's reaches stopped oscillating 4-5 cm from the goal; docs/embedded_model.md).
+    `gripper_goal_weight` adds w·|g_H − g_goal| to the energy when `plan` is given the goal's gripper
+    closedness: g_H is the closedness setpoint after the plan (known exactly from the state and the
+    actions), g_goal what the goal shows (read from the goal image by a gripper readout, or given with
+    the goal). It decides the gripper when the image energy hardly depends on it (0 = the paper's energy).
     `autocast` = bf16 autocast on CUDA (CPU always runs in the model dtype).
     """
 
@@ -63,6 +67,7 @@ class CEMConfig:
     gripper_deadband: float = 0.0
     gripper_min_gain: float = 0.0
     anchor_to_observation: bool = False
+    gripper_goal_weight: float = 0.0
     autocast: bool = True
     compile: bool | str = False  # True: torch.compile the rollout (inductor); a string names the backend
 
@@ -75,7 +80,8 @@ class CEMConfig:
         for name in ("momentum_mean", "momentum_std", "momentum_mean_gripper", "momentum_std_gripper"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"CEMConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        for name in ("init_std_gripper", "min_std", "gripper_deadband", "gripper_min_gain"):
+        for name in ("init_std_gripper", "min_std", "gripper_deadband", "gripper_min_gain",
+                     "gripper_goal_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"CEMConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         if self.chunk_size is not None and self.chunk_size < 1:
@@ -231,17 +237,24 @@ class CEMPlanner:
         std = self._init_std.expand(h, ACTION_DIM).clone()
         return mean.to(self.device), std.to(self.device)
 
-    def _energies(self, tokens, state, goal, samples) -> torch.Tensor:
+    def _energies(self, tokens, state, goal, samples, goal_gripper: float | None = None) -> torch.Tensor:
         energies, self._chunk_size = rollout_energies(
             self._rollout, tokens, state, goal, samples, self._chunk_size, self.autocast_dtype
         )
         if not bool(torch.isfinite(energies).all()):
             raise RuntimeError("world model produced non-finite energies")
+        if goal_gripper is not None and self.config.gripper_goal_weight > 0:
+            energies = energies + self.config.gripper_goal_weight * (
+                final_gripper(state[0, GRIPPER], samples) - goal_gripper).abs()
         return energies
 
     @torch.inference_mode()
-    def plan(self, current_tokens, state, goal_tokens) -> PlanResult:
-        """Plan from the current frame/pose toward the goal frame; call again after executing."""
+    def plan(self, current_tokens, state, goal_tokens, goal_gripper: float | None = None) -> PlanResult:
+        """Plan from the current frame/pose toward the goal frame; call again after executing.
+
+        `goal_gripper`: the goal's gripper closedness in [0, 1], if known; used only with
+        `gripper_goal_weight` > 0.
+        """
         started = time.perf_counter()
         c = self.config
         tokens = self._prepare_tokens("current_tokens", current_tokens)
@@ -253,6 +266,10 @@ class CEMPlanner:
             raise ValueError(f"state must have 7 entries, got shape {tuple(torch.as_tensor(state).shape)}")
         _check_finite("state", state64)
         state32 = state64.to(self.device, torch.float32)
+        if goal_gripper is not None:
+            goal_gripper = float(goal_gripper)
+            if not 0.0 <= goal_gripper <= 1.0:
+                raise ValueError(f"goal_gripper must be a closedness in [0, 1], got {goal_gripper!r}")
 
         tokens_b, state_b = tokens.unsqueeze(0), state32.unsqueeze(0)
         if c.anchor_to_observation:
@@ -273,7 +290,7 @@ class CEMPlanner:
             if c.include_mean:
                 samples[0] = mean
             samples = self.action_space.project(samples)
-            energies = self._energies(tokens_b, state_b, goal, samples)
+            energies = self._energies(tokens_b, state_b, goal, samples, goal_gripper)
             evaluated += c.samples
             top = torch.topk(energies, c.top_k, largest=False)
             elites = samples[top.indices]
@@ -285,14 +302,14 @@ class CEMPlanner:
             std = std.clamp_min(c.min_std) * active
 
         plan = self.action_space.project(mean)
-        energy = float(self._energies(tokens_b, state_b, goal, plan.unsqueeze(0))[0])
+        energy = float(self._energies(tokens_b, state_b, goal, plan.unsqueeze(0), goal_gripper)[0])
         evaluated += 1
         if c.return_best and best_energy < energy:
             plan, energy = best_plan, best_energy
         if c.gripper_min_gain > 0 and bool((plan[:, GRIPPER] != 0).any()):
             held = plan.clone()
             held[:, GRIPPER] = 0.0
-            held_energy = float(self._energies(tokens_b, state_b, goal, held.unsqueeze(0))[0])
+            held_energy = float(self._energies(tokens_b, state_b, goal, held.unsqueeze(0), goal_gripper)[0])
             evaluated += 1
             if energy > held_energy * (1.0 - c.gripper_min_gain):
                 plan, energy = held, held_energy
@@ -310,6 +327,15 @@ class CEMPlanner:
             iteration_energies=iteration_energies,
             samples_evaluated=evaluated,
         )
+
+
+def final_gripper(closedness: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Gripper closedness [N] after action sequences [N, H, 7] from `closedness`, clipped to [0, 1] per step
+    as the robot does (poses.integrate_actions)."""
+    g = closedness.expand(actions.shape[0])
+    for step in range(actions.shape[1]):
+        g = (g + actions[:, step, GRIPPER]).clamp(0.0, 1.0)
+    return g
 
 
 def _integrate_sequence(state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

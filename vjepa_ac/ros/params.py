@@ -64,6 +64,11 @@ PLANNER_PARAMETERS = (
     _p("momentum_std", 0.15, "float", "CEM std momentum", 0.0),
     _p("anchor_to_observation", True, "bool", "score predicted changes added to the observed frame "
        "(cancels an error common to all predictions; false = the paper's energy)"),
+    _p("gripper_goal_weight", 0.0, "float", "energy per unit of gripper closedness between the plan and the gripper "
+       "the goal image shows, read by the model's gripper readout; 0 = the image energy alone decides the gripper", 0.0),
+    _p("gripper_readout", "", "str", "gripper readout file; empty = gripper_readout.safetensors next to the checkpoint "
+       "(the embedded model ships one)"),
+    _p("readout_min_confidence", 0.8, "float", "use a goal's gripper only when the readout is this sure of it", 0.5),
     _p("seed", 0, "int", "CEM random seed"),
     # loop
     _p("rate_hz", 1.0, "float", "planning rate (one plan, one command per tick)", 0.01),

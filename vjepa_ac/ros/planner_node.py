@@ -146,6 +146,7 @@ def cem_config_from_settings(settings):
         momentum_mean=settings.momentum_mean,
         momentum_std=settings.momentum_std,
         anchor_to_observation=settings.anchor_to_observation,
+        gripper_goal_weight=settings.gripper_goal_weight,
         seed=settings.seed,
     )
 
@@ -176,6 +177,8 @@ class PlannerNode(Node):
         self._gripper: _Sample | None = None
         self._pending_goal: _GoalRequest | None = None
         self._schedule = None
+        self._goal_grippers: list[float | None] = []
+        self.goal_gripper = None
         self._goal_set_ns: int | None = None
         self._goal_source = ""
         self._reset_requested = False
@@ -271,11 +274,26 @@ class PlannerNode(Node):
             self._fatal_error = f"cannot load world model from {source}: {type(exc).__name__}: {exc}"
             self.world_model = self.planner = None
             return
+        try:
+            self.goal_gripper = self._load_goal_gripper(world_model)
+        except Exception as exc:
+            self._fatal_error = f"cannot load the gripper readout: {type(exc).__name__}: {exc}"
+            self.planner = None
+            return
         self.get_logger().info(
             f"world model ready ({source}, {self.torch_threads} torch threads): "
             f"image {getattr(world_model, 'image_size', '?')} px, "
             f"{getattr(world_model, 'tokens_per_frame', '?')} tokens x {getattr(world_model, 'embed_dim', '?')}"
         )
+
+    def _load_goal_gripper(self, world_model):
+        """The readout that tells the planner each goal's gripper; None when gripper_goal_weight is 0."""
+        s = self.settings
+        if s.gripper_goal_weight <= 0:
+            return None
+        from vjepa_ac.planning.goal_gripper import GoalGripper
+
+        return GoalGripper.for_model(s.checkpoint or None, s.gripper_readout or None, s.readout_min_confidence)
 
     def _startup_status(self):
         if self._fatal_error:
@@ -408,12 +426,15 @@ class PlannerNode(Node):
         try:
             tokens = [self._encode(image)[0] for image in request.images]
             schedule = SubgoalSchedule(tokens, request.budgets, self._energy_threshold())
+            grippers = [None if self.goal_gripper is None else self.goal_gripper.closedness(image)
+                        for image in request.images]
         except Exception as exc:
             self._reject_goal(f"goal from {request.source} could not be encoded: {type(exc).__name__}: {exc}")
             return
         with self._lock:
             if self._pending_goal is None:  # a newer goal arriving meanwhile wins
                 self._schedule = schedule
+                self._goal_grippers = grippers
                 self._goal_set_ns = now_ns
                 self._goal_source = request.source
         self.planner.reset()
@@ -549,7 +570,12 @@ class PlannerNode(Node):
         started = time.perf_counter()
         current = self._encode(camera.value)[0]
         encoded = time.perf_counter()
-        result = self.planner.plan(current, state, schedule.current_goal())
+        goal_gripper = None
+        if self.goal_gripper is not None and schedule.index < len(self._goal_grippers):
+            from vjepa_ac.planning.goal_gripper import gripper_target
+
+            goal_gripper = gripper_target(self._goal_grippers[schedule.index], closedness)
+        result = self.planner.plan(current, state, schedule.current_goal(), goal_gripper)
         self._last_encode_seconds = encoded - started
         self._last_plan_seconds = float(result.seconds)
         self._last_step_seconds = time.perf_counter() - started
@@ -656,6 +682,10 @@ class PlannerNode(Node):
         if schedule is not None:
             values.update(subgoal_index=schedule.index, subgoal_count=len(schedule),
                           steps_in_goal=schedule.steps_in_goal)
+            grippers = self._goal_grippers
+            if self.goal_gripper is not None and schedule.index < len(grippers):
+                value = grippers[schedule.index]
+                values["goal_gripper"] = "undecided (hold)" if value is None else ("closed" if value else "open")
         return values
 
     def _publish_diagnostics(self, level, reason: str, values: dict) -> None:
@@ -671,6 +701,13 @@ class PlannerNode(Node):
     def camera_frames_received(self) -> int:
         """Valid camera frames accepted so far (rejected ones not counted)."""
         return self._camera_frames
+
+    @property
+    def goal_grippers(self) -> list[float | None]:
+        """The gripper readout's decision for each image of the active goal (1 closed, 0 open, None undecided);
+        empty without a readout or a goal."""
+        with self._lock:
+            return list(self._goal_grippers) if self.goal_gripper is not None else []
 
     @property
     def fatal_error(self) -> str | None:

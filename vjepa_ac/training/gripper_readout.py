@@ -1,0 +1,218 @@
+"""`vjepa-ac-train-gripper-readout`: train a goal-image gripper readout on recorded episodes.
+
+The readout (`vjepa_ac.models.gripper_readout`) is a small CNN on single frames, labelled with the episode's
+gripper closedness setpoint (closed at ≥ 0.5; frames with a setpoint strictly between the `--ambiguous`
+bounds are left out), trained with a class-balanced logistic loss. Whole episodes, evenly spaced, are held
+out for validation. `--goal-check-seeds N` also renders the grasp and pick-and-place sub-goal images of N
+scene seeds from 90000 (below the evaluation seeds, and never collected for training) and reports how many
+the readout gets right, which is what the planner uses it for.
+
+    vjepa-ac-train-gripper-readout --episodes runs/embedded/episodes --out runs/readout --goal-check-seeds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vjepa_ac.models.gripper_readout import GripperReadout, save_gripper_readout
+
+__all__ = ["episode_frames", "goal_image_check", "main", "readout_scores", "train_gripper_readout"]
+
+GOAL_CHECK_FIRST_SEED = 90_000  # below the evaluation seeds (100000+), above every collected seed
+
+
+def episode_frames(files: list[Path], ambiguous: tuple[float, float] = (0.2, 0.8)
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(uint8 frames [N, S, S, 3], closed labels [N], episode index [N]) of the frames of `files` whose
+    setpoint is not ambiguous."""
+    from vjepa_ac.training.episodes import load_episode
+
+    frames, labels, owners = [], [], []
+    for index, path in enumerate(files):
+        episode = load_episode(path)
+        setpoint = episode.states[:, 6]
+        keep = (setpoint <= ambiguous[0]) | (setpoint >= ambiguous[1])
+        frames.append(torch.from_numpy(episode.frames[keep]))
+        labels.append(torch.from_numpy(setpoint[keep] >= 0.5))
+        owners.append(torch.full((int(keep.sum()),), index))
+    frames_t = torch.cat(frames) if frames else torch.zeros(0, 1, 1, 3, dtype=torch.uint8)
+    if len(frames_t) == 0:
+        raise ValueError("no frames with an unambiguous gripper setpoint in the given episodes")
+    return frames_t, torch.cat(labels), torch.cat(owners)
+
+
+@torch.no_grad()
+def _probabilities(readout: GripperReadout, frames: torch.Tensor, batch: int = 512) -> torch.Tensor:
+    readout.eval()
+    return torch.cat([torch.sigmoid(readout.logits(readout.images_to_pixels(frames[i:i + batch])))
+                      for i in range(0, len(frames), batch)])
+
+
+def readout_scores(readout: GripperReadout, frames: torch.Tensor, closed: torch.Tensor) -> dict:
+    predicted = _probabilities(readout, frames) >= 0.5
+    recall_closed = float((predicted & closed).sum() / max(int(closed.sum()), 1))
+    recall_open = float((~predicted & ~closed).sum() / max(int((~closed).sum()), 1))
+    return {"frames": len(closed), "closed_fraction": round(float(closed.float().mean()), 4),
+            "accuracy": round(float((predicted == closed).float().mean()), 4),
+            "balanced_accuracy": round(0.5 * (recall_closed + recall_open), 4)}
+
+
+def _shifted(frames: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each frame moved by up to `max_shift` px in x and y (edges repeated): the camera is never mounted twice
+    the same, and the readout should not memorise single pixels."""
+    if max_shift <= 0:
+        return frames
+    size = frames.shape[1]
+    padded = F.pad(frames.permute(0, 3, 1, 2).float(), (max_shift,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * max_shift + 1, (len(frames), 2), generator=generator)
+    out = torch.stack([p[:, y:y + size, x:x + size] for p, (y, x) in zip(padded, offsets.tolist())])
+    return out.permute(0, 2, 3, 1).to(torch.uint8)
+
+
+def train_gripper_readout(frames: torch.Tensor, closed: torch.Tensor, epochs: int = 12, batch_size: int = 128,
+                          lr: float = 1e-3, weight_decay: float = 0.01, seed: int = 0, max_shift: int = 0,
+                          log=print) -> GripperReadout:
+    """Class-balanced logistic loss, AdamW with cosine decay, on uint8 frames [N, S, S, 3], each batch shifted
+    by up to `max_shift` px."""
+    if frames.ndim != 4 or frames.dtype != torch.uint8 or closed.shape != frames.shape[:1]:
+        raise ValueError(f"frames must be uint8 [N, S, S, 3] with one label each, got {tuple(frames.shape)} "
+                         f"{frames.dtype} and {tuple(closed.shape)}")
+    positives = int(closed.sum())
+    if positives == 0 or positives == len(closed):
+        raise ValueError("the readout needs both open and closed frames")
+    torch.manual_seed(seed)
+    readout = GripperReadout(frames.shape[1])
+    optimizer = torch.optim.AdamW(readout.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * math.ceil(len(frames) / batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    y = closed.float()
+    weights = torch.where(closed, 0.5 / positives, 0.5 / (len(y) - positives)) * len(y)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        readout.train()
+        order = torch.randperm(len(frames), generator=generator)
+        total = 0.0
+        for start in range(0, len(frames), batch_size):
+            index = order[start:start + batch_size]
+            logits = readout.logits(readout.images_to_pixels(_shifted(frames[index], max_shift, generator)))
+            loss = (weights[index] * F.binary_cross_entropy_with_logits(logits, y[index], reduction="none")).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss.detach()) * len(index)
+        log(f"epoch {epoch + 1}/{epochs}: loss {total / len(frames):.4f}")
+    return readout.eval()
+
+
+GOAL_IMAGE_NAMES = {
+    "grasp": ["grasp 1: open hand at the grasp pose", "grasp 2: cube lifted in the closed hand"],
+    "pick-and-place": ["pick-and-place 1: open hand at the grasp pose", "pick-and-place 2: cube held above the target",
+                       "pick-and-place 3: cube placed, open hand above it"],
+}
+
+
+def goal_image_check(readout: GripperReadout, seeds: int, min_confidence: float,
+                     first_seed: int = GOAL_CHECK_FIRST_SEED) -> dict:
+    """How the readout labels the grasp and pick-and-place sub-goal images of `seeds` scenes.
+
+    Per image kind: right (the readout's decision equals the sub-goal's gripper), wrong, and undecided
+    (less sure than `min_confidence`: the planner then holds the gripper), plus the probabilities.
+    """
+    from vjepa_ac.evaluation.tasks import make_task
+    from vjepa_ac.simulation import make_sim
+
+    results = {name: {"right": 0, "wrong": 0, "undecided": 0, "probabilities": []}
+               for names in GOAL_IMAGE_NAMES.values() for name in names}
+    sim = make_sim("mujoco", image_size=readout.image_size)
+    try:
+        for task_name, names in GOAL_IMAGE_NAMES.items():
+            task = make_task(task_name)
+            for seed in range(first_seed, first_seed + seeds):
+                _, setup = task.setup(sim, seed)
+                for name, image, pose in zip(names, setup.goal_images, setup.info["subgoal_ee_poses"]):
+                    entry = results[name]
+                    decision = readout.goal_closedness(image, min_confidence)
+                    entry["probabilities"].append(round(float(readout.probability_closed(image)[0]), 4))
+                    key = "undecided" if decision is None else ("right" if decision == float(pose[6]) else "wrong")
+                    entry[key] += 1
+    finally:
+        sim.close()
+    return {"seeds": [first_seed, first_seed + seeds - 1], "min_confidence": min_confidence, "images": results}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vjepa-ac-train-gripper-readout", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--episodes", type=Path, required=True, help="directory of recorded episodes (vjepa-ac-collect)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="model directory to put gripper_readout.safetensors in, or a .safetensors file name")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-shift", type=int, default=4, help="augmentation: random shift of each frame, in px")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="episodes held out for validation, evenly spaced")
+    p.add_argument("--ambiguous", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"),
+                   help="leave out frames whose setpoint lies strictly between these")
+    p.add_argument("--min-confidence", type=float, default=0.8, help="for --goal-check-seeds (the planner's default)")
+    p.add_argument("--goal-check-seeds", type=int, default=0)
+    p.add_argument("--json", type=Path, default=None, help="write the scores here")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from vjepa_ac.training.episodes import list_episode_files
+
+    if not 0.0 <= args.val_fraction < 1.0:
+        raise SystemExit("--val-fraction must be in [0, 1)")
+    if args.epochs < 1 or args.batch_size < 1:
+        raise SystemExit("--epochs and --batch-size must be >= 1")
+    started = time.time()
+    files = list_episode_files(args.episodes)
+    if not files:
+        raise SystemExit(f"no episodes in {args.episodes}")
+    held_out = int(round(len(files) * args.val_fraction))
+    # Evenly spaced, so that every kind of episode (collected in blocks of seeds) is held out alike.
+    val_index = set(np.linspace(0, len(files) - 1, held_out).round().astype(int).tolist()) if held_out else set()
+    train_files = [f for i, f in enumerate(files) if i not in val_index]
+    val_files = [f for i, f in enumerate(files) if i in val_index]
+    frames, closed, _ = episode_frames(train_files, tuple(args.ambiguous))
+    if frames.shape[1] % 16:
+        raise SystemExit(f"episode frames are {frames.shape[1]} px; the readout needs a multiple of 16")
+    readout = train_gripper_readout(frames, closed, args.epochs, args.batch_size, args.lr, args.weight_decay, args.seed,
+                                    args.max_shift)
+    scores = {"train": readout_scores(readout, frames, closed)}
+    if val_files:
+        val_frames, val_closed, _ = episode_frames(val_files, tuple(args.ambiguous))
+        scores["validation"] = readout_scores(readout, val_frames, val_closed)
+    readout.metadata = {"episodes": str(args.episodes), "train_episodes": len(train_files),
+                        "validation_episodes": len(val_files), "epochs": args.epochs, "batch_size": args.batch_size,
+                        "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed, "max_shift": args.max_shift,
+                        "ambiguous": list(args.ambiguous), "scores": dict(scores)}
+    if args.goal_check_seeds > 0:
+        scores["goal_images"] = goal_image_check(readout, args.goal_check_seeds, args.min_confidence)
+    path = save_gripper_readout(readout, args.out)
+    scores["seconds"] = round(time.time() - started, 1)
+    text = json.dumps(scores, indent=1)
+    print(text)
+    print(f"wrote {path}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
