@@ -70,7 +70,8 @@ def test_file_round_trip(trained, tmp_path):
     trained.metadata = {"note": "test"}
     path = save_gripper_readout(trained, tmp_path)
     assert path == tmp_path / GRIPPER_READOUT_FILE
-    for where in (tmp_path, path):
+    nested = save_gripper_readout(trained, tmp_path / "new" / "readout.safetensors")  # folders are created
+    for where in (tmp_path, path, nested):
         loaded = load_gripper_readout(where)
         frames, _ = synthetic_frames(n=6, seed=2)
         np.testing.assert_allclose(loaded.probability_closed(frames), trained.probability_closed(frames), atol=1e-6)

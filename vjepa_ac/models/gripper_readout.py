@@ -95,8 +95,8 @@ def save_gripper_readout(readout: GripperReadout, path) -> Path:
 
     path = Path(path)
     if path.suffix != ".safetensors":
-        path.mkdir(parents=True, exist_ok=True)
         path = path / GRIPPER_READOUT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {name: t.detach().to("cpu", torch.float32).contiguous() for name, t in readout.state_dict().items()}
     header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "image_size": str(readout.image_size),
               "metadata": json.dumps(readout.metadata, sort_keys=True)}
