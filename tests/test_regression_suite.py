@@ -1,7 +1,8 @@
 """Success-rate floors of the embedded default model on fixed evaluation seeds (docs/evaluation.md).
 
 The full suite (every task, REGRESSION_EPISODES seeds each) is marked `regression` and runs with
-`make regression`; a reduced but real slice (reach, SLICE_SEEDS, the evaluation's CEM) runs in the default test run.
+`make regression`; reduced but real slices (reach and grasp, three seeds each, the evaluation's CEM) run in
+the default test run.
 A missing embedded model fails these tests: a skipped regression suite would look like a passing one.
 """
 
@@ -36,10 +37,12 @@ DISTANCE_CEILINGS_M = {  # mean final distance to the task's goal, metres
     "pick-and-place": 0.16,  # measured 0.104
     "pick-and-place-single-goal": 0.28,  # measured 0.210 (10 seeds)
 }
-# Default-run slice: reach with the evaluation's CEM (800 samples x 10 iterations, anchored energy).
-SLICE_TASK = "reach"
-SLICE_SEEDS = (100000, 100001, 100002)
-SLICE_MIN_SUCCESSES = 3  # they ended 0.4, 0.05 and 0.1 cm from the goal (4 cm passes)
+# Default-run slices, with the evaluation's CEM (800 samples x 10 iterations, anchored energy, gripper readout).
+# task: (seeds, successes needed, actions per episode)
+SLICES = {
+    "reach": ((100000, 100001, 100002), 3, 15),  # they ended 0.4, 0.05 and 0.1 cm from the goal (4 cm passes)
+    "grasp": ((100000, 100001, 100002), 2, 12),  # all three lifted the cube 6.3-7.5 cm (5 cm passes)
+}
 
 
 @pytest.fixture(scope="module")
@@ -83,18 +86,20 @@ def _table(records) -> str:
 
 
 def test_seed_constants_are_evaluation_seeds():
-    assert min(SLICE_SEEDS) >= EVALUATION_SEED_START and REGRESSION_FIRST_SEED >= EVALUATION_SEED_START
+    assert min(min(seeds) for seeds, _, _ in SLICES.values()) >= EVALUATION_SEED_START
+    assert REGRESSION_FIRST_SEED >= EVALUATION_SEED_START
     assert set(SUCCESS_FLOORS) == {"reach", "grasp", "reach-with-object", "pick-and-place",
                                    "pick-and-place-single-goal"}
     assert set(DISTANCE_CEILINGS_M) == set(SUCCESS_FLOORS)
 
 
-def test_reach_slice_with_default_cem(embedded_model, sim):
-    records = _run(_require(embedded_model), sim, SLICE_TASK, SLICE_SEEDS)
+@pytest.mark.parametrize("task_name", list(SLICES))
+def test_slice_with_default_cem(embedded_model, sim, task_name):
+    seeds, needed, actions = SLICES[task_name]
+    records = _run(_require(embedded_model), sim, task_name, seeds)
     successes = sum(r.success for r in records)
-    assert all(r.actions_executed == 15 for r in records)
-    assert successes >= SLICE_MIN_SUCCESSES, (
-        f"{SLICE_TASK}: {successes}/{len(records)} successes, need {SLICE_MIN_SUCCESSES}\n{_table(records)}")
+    assert all(r.actions_executed == actions for r in records)
+    assert successes >= needed, f"{task_name}: {successes}/{len(records)} successes, need {needed}\n{_table(records)}"
 
 
 @pytest.mark.regression
