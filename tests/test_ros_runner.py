@@ -25,6 +25,8 @@ def test_runner_plans_and_moves_the_simulated_arm(tmp_path):
         # A random-weight model predicts no useful change, so the anchored energy (the default) holds the arm
         # still; the paper's energy lets it move, which is what this plumbing test needs to see.
         "--planner-param", "anchor_to_observation:=false",
+        # This checkpoint comes without a gripper readout; planner.yaml's positive weight would refuse it.
+        "--planner-param", "gripper_goal_weight:=0.0",
         "--sim-param", "image_size:=64", "--sim-param", "publish_rate_hz:=5.0",
     ])
     output = result.stdout + result.stderr

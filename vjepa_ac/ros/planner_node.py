@@ -575,7 +575,9 @@ class PlannerNode(Node):
             from vjepa_ac.planning.goal_gripper import gripper_target
 
             goal_gripper = gripper_target(self._goal_grippers[schedule.index], closedness)
-        result = self.planner.plan(current, state, schedule.current_goal(), goal_gripper)
+        # Planners injected through planner_factory need not know about goal grippers unless one is configured.
+        extra = {} if goal_gripper is None else {"goal_gripper": goal_gripper}
+        result = self.planner.plan(current, state, schedule.current_goal(), **extra)
         self._last_encode_seconds = encoded - started
         self._last_plan_seconds = float(result.seconds)
         self._last_step_seconds = time.perf_counter() - started
