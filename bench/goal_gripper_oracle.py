@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     p.add_argument("--weight", type=float, default=0.02, help="CEMConfig.gripper_goal_weight")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
+    from vjepa_ac.evaluation.cli import summarize
     from vjepa_ac.evaluation.episode_runner import run_episode
     from vjepa_ac.evaluation.tasks import make_task
     from vjepa_ac.models import load_world_model
@@ -40,13 +41,13 @@ def main(argv=None) -> int:
         for seed in range(args.seed, args.seed + args.episodes):
             record = run_episode(sim, world_model, planner, task, seed,
                                  goal_gripper=lambda _image, setup, i: float(setup.info["subgoal_ee_poses"][i][6]))
-            records.append(record.to_json())
+            records.append(record)
             print(seed, "success" if record.success else "failure", f"{record.final_distance_m:.3f} m", flush=True)
-    successes = sum(r["success"] for r in records)
-    summary = {"task": args.task, "goal_gripper": "ground truth (oracle)", "weight": args.weight,
-               "checkpoint": args.checkpoint or "embedded", "episodes": len(records), "successes": successes,
-               "records": records}
-    print(f"{args.task}: {successes}/{len(records)} with the true goal grippers")
+    # vjepa-ac-eval's summary format, so summary_report reads it like any evaluation.
+    settings = {"checkpoint": args.checkpoint or "embedded", "goal_gripper": "ground truth (oracle)",
+                "gripper_goal_weight": args.weight, "anchor_to_observation": True, "first_seed": args.seed}
+    summary = summarize(args.task, "mujoco", records, settings)
+    print(f"{args.task}: {summary['successes']}/{summary['episodes']} with the true goal grippers")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=1))

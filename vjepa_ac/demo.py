@@ -133,8 +133,10 @@ def main(argv=None) -> int:
                "subgoal_images": [str(p) for p in goal_paths], "criterion": task.criterion}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if goal_grippers:
-        words = ["undecided (hold)" if g is None else ("closed" if g else "open") for g in goal_grippers]
-        print(f"vjepa-ac-demo: the gripper readout read the sub-goal images as: {', '.join(words)}")
+        from vjepa_ac.planning.goal_gripper import describe_decision
+
+        words = ", ".join(describe_decision(g) for g in goal_grippers)
+        print(f"vjepa-ac-demo: the gripper readout read the sub-goal images as: {words}")
     verdict = "SUCCESS" if success else "FAILURE"
     print(f"vjepa-ac-demo: {verdict}: {record.actions_executed} actions in {elapsed:.0f} s "
           f"({record.seconds_per_action:.1f} s/action); final distance to goal {distance:.3f} m")

@@ -25,6 +25,7 @@ from torch import nn
 __all__ = [
     "GRIPPER_READOUT_FILE",
     "GripperReadout",
+    "decide",
     "load_gripper_readout",
     "save_gripper_readout",
 ]
@@ -77,16 +78,20 @@ class GripperReadout(nn.Module):
     def goal_closedness(self, image, min_confidence: float = 0.8) -> float | None:
         """1.0 (closed) or 0.0 (open) for one goal image, or None when the readout is less sure than
         `min_confidence` either way."""
-        if not 0.5 <= min_confidence < 1.0:
-            raise ValueError(f"min_confidence must be in [0.5, 1), got {min_confidence!r}")
-        p = float(self.probability_closed(image)[0])
-        if not np.isfinite(p):
-            raise ValueError("gripper readout produced a non-finite probability")
-        if p >= min_confidence:
-            return 1.0
-        if p <= 1.0 - min_confidence:
-            return 0.0
-        return None
+        return decide(float(self.probability_closed(image)[0]), min_confidence)
+
+
+def decide(probability_closed: float, min_confidence: float = 0.8) -> float | None:
+    """1.0 (closed), 0.0 (open) or None (less sure than `min_confidence` either way) for a readout probability."""
+    if not 0.5 <= min_confidence < 1.0:
+        raise ValueError(f"min_confidence must be in [0.5, 1), got {min_confidence!r}")
+    if not np.isfinite(probability_closed):
+        raise ValueError("gripper readout produced a non-finite probability")
+    if probability_closed >= min_confidence:
+        return 1.0
+    if probability_closed <= 1.0 - min_confidence:
+        return 0.0
+    return None
 
 
 def save_gripper_readout(readout: GripperReadout, path) -> Path:

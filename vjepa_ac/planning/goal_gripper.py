@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_GRIPPER_GOAL_WEIGHT", "DEFAULT_READOUT_MIN_CONFIDENCE", "GoalGripper", "gripper_target"]
+__all__ = ["DEFAULT_GRIPPER_GOAL_WEIGHT", "DEFAULT_READOUT_MIN_CONFIDENCE", "GoalGripper", "describe_decision",
+           "gripper_target"]
 
 # Energy per unit of gripper closedness between the plan's end and the goal. The embedded model's image
 # energies lie around 0.01-0.05 and move by < 0.0002 between an open and a closed hand, so this decides the
 # gripper while the image still ranks the translation (bench/results/goal_gripper/).
 DEFAULT_GRIPPER_GOAL_WEIGHT = 0.02
 DEFAULT_READOUT_MIN_CONFIDENCE = 0.8
+
+
+def describe_decision(decision: float | None) -> str:
+    """How diagnostics and the demo name a readout decision."""
+    return "undecided (hold)" if decision is None else ("closed" if decision else "open")
 
 
 def gripper_target(decision: float | None, current_closedness: float) -> float:

@@ -275,7 +275,7 @@ class PlannerNode(Node):
             self.world_model = self.planner = None
             return
         try:
-            self.goal_gripper = self._load_goal_gripper(world_model)
+            self.goal_gripper = self._load_goal_gripper()
         except Exception as exc:
             self._fatal_error = f"cannot load the gripper readout: {type(exc).__name__}: {exc}"
             self.planner = None
@@ -286,7 +286,7 @@ class PlannerNode(Node):
             f"{getattr(world_model, 'tokens_per_frame', '?')} tokens x {getattr(world_model, 'embed_dim', '?')}"
         )
 
-    def _load_goal_gripper(self, world_model):
+    def _load_goal_gripper(self):
         """The readout that tells the planner each goal's gripper; None when gripper_goal_weight is 0."""
         s = self.settings
         if s.gripper_goal_weight <= 0:
@@ -686,8 +686,9 @@ class PlannerNode(Node):
                           steps_in_goal=schedule.steps_in_goal)
             grippers = self._goal_grippers
             if self.goal_gripper is not None and schedule.index < len(grippers):
-                value = grippers[schedule.index]
-                values["goal_gripper"] = "undecided (hold)" if value is None else ("closed" if value else "open")
+                from vjepa_ac.planning.goal_gripper import describe_decision
+
+                values["goal_gripper"] = describe_decision(grippers[schedule.index])
         return values
 
     def _publish_diagnostics(self, level, reason: str, values: dict) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vjepa_ac.models.gripper_readout import GripperReadout, save_gripper_readout
+from vjepa_ac.models.gripper_readout import GripperReadout, decide, save_gripper_readout
 
 __all__ = ["episode_frames", "goal_image_check", "main", "readout_scores", "train_gripper_readout"]
 
@@ -50,15 +50,11 @@ def episode_frames(files: list[Path], ambiguous: tuple[float, float] = (0.2, 0.8
     return frames_t, torch.cat(labels), torch.cat(owners)
 
 
-@torch.no_grad()
-def _probabilities(readout: GripperReadout, frames: torch.Tensor, batch: int = 512) -> torch.Tensor:
+def readout_scores(readout: GripperReadout, frames: torch.Tensor, closed: torch.Tensor, batch: int = 512) -> dict:
     readout.eval()
-    return torch.cat([torch.sigmoid(readout.logits(readout.images_to_pixels(frames[i:i + batch])))
-                      for i in range(0, len(frames), batch)])
-
-
-def readout_scores(readout: GripperReadout, frames: torch.Tensor, closed: torch.Tensor) -> dict:
-    predicted = _probabilities(readout, frames) >= 0.5
+    probabilities = np.concatenate([readout.probability_closed(frames[i:i + batch])
+                                    for i in range(0, len(frames), batch)])
+    predicted = torch.from_numpy(probabilities >= 0.5)
     recall_closed = float((predicted & closed).sum() / max(int(closed.sum()), 1))
     recall_open = float((~predicted & ~closed).sum() / max(int((~closed).sum()), 1))
     return {"frames": len(closed), "closed_fraction": round(float(closed.float().mean()), 4),
@@ -141,8 +137,9 @@ def goal_image_check(readout: GripperReadout, seeds: int, min_confidence: float,
                 _, setup = task.setup(sim, seed)
                 for name, image, pose in zip(names, setup.goal_images, setup.info["subgoal_ee_poses"]):
                     entry = results[name]
-                    decision = readout.goal_closedness(image, min_confidence)
-                    entry["probabilities"].append(round(float(readout.probability_closed(image)[0]), 4))
+                    probability = float(readout.probability_closed(image)[0])
+                    decision = decide(probability, min_confidence)
+                    entry["probabilities"].append(round(probability, 4))
                     key = "undecided" if decision is None else ("right" if decision == float(pose[6]) else "wrong")
                     entry[key] += 1
     finally:
