@@ -19,9 +19,11 @@ LATEST_FILE = "latest"
 
 
 def capture_rng() -> dict[str, Any]:
+    # numpy's key array travels as a tensor so the file holds only types torch's weights-only loader accepts.
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached_gaussian)],
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -31,7 +33,8 @@ def capture_rng() -> dict[str, Any]:
 
 def restore_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached_gaussian))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -51,8 +54,8 @@ def load_training_state(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory) / STATE_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no {STATE_FILE} in {directory}: not a resumable checkpoint")
-    # numpy RNG state and python tuples are not tensors: this file is ours, written by save_training_state.
-    return torch.load(path, map_location="cpu", weights_only=False)
+    # Weights-only: tensors, numbers, strings, lists, tuples and dicts (capture_rng stores nothing else).
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def checkpoint_dir(run_dir: str | os.PathLike, step: int) -> Path:
