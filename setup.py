@@ -44,6 +44,9 @@ setup(
             "planner_node = vjepa_ac.ros.planner_node:main",
             "sim_node = vjepa_ac.ros.sim_node:main",
             "send_goal_image = vjepa_ac.ros.send_goal_image:main",
+            "episode_recorder = vjepa_ac.ros.episode_recorder:main",
+            "expert_driver = vjepa_ac.ros.expert_driver:main",
+            "vjepa-ac-record-sim = vjepa_ac.ros.record_sim:main",
             "vjepa-ac-run = vjepa_ac.ros.runner:main",
             # ROS-free tools
             "vjepa-ac-parity = vjepa_ac.tools.parity:main",
@@ -54,6 +57,7 @@ setup(
             "vjepa-ac-train-embedded = vjepa_ac.training.embedded:main",
             "vjepa-ac-train-gripper-readout = vjepa_ac.training.gripper_readout:main",
             "vjepa-ac-energy-landscape = vjepa_ac.planning.energy_landscape:main",
+            "vjepa-ac-check-setup = vjepa_ac.tools.check_setup:main",
             "vjepa-ac-eval = vjepa_ac.evaluation.cli:main",
             "vjepa-ac-demo = vjepa_ac.demo:main",
         ],
