@@ -10,7 +10,7 @@ setup:
 	@bash scripts/setup_env.sh
 
 lint: setup
-	$(VENV)/bin/ruff check vjepa_ac tests bench launch scripts
+	$(VENV)/bin/ruff check vjepa_ac tests bench experiments launch scripts
 
 test: lint
 	bash scripts/run_tests.sh

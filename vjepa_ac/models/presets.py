@@ -256,13 +256,6 @@ ENCODER_PRESETS: dict[str, EncoderConfig] = {
     # small gripper in 4x the pixels; the 64 px / patch 16 version missed reach goals by 2-6 cm in depth.
     "vit_embedded": EncoderConfig(image_size=128, patch_size=32, embed_dim=128, depth=4, num_heads=4,
                                   mlp_hidden_dim=512),
-    # 8x8 tokens of a 128 px frame: the 4x4 grid's energy could not tell a cube held in the hand from one
-    # left on the table (0.1-2 % energy differences, either sign), so grasps never won CEM's ranking.
-    "vit_embedded_8x8": EncoderConfig(image_size=128, patch_size=16, embed_dim=128, depth=4, num_heads=4,
-                                      mlp_hidden_dim=512),
-    # The same 4x4 grid (and CEM cost) from a 192 px frame: 2.25x the pixels on the fingers and the cube.
-    "vit_embedded_192": EncoderConfig(image_size=192, patch_size=48, embed_dim=128, depth=4, num_heads=4,
-                                      mlp_hidden_dim=512),
 }
 
 PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
@@ -277,29 +270,10 @@ PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
     "ac_micro": PredictorConfig(
         image_size=64, patch_size=16, encoder_dim=96, embed_dim=64, depth=2, num_heads=4, mlp_hidden_dim=256
     ),
-    # The shipped embedded model; sized so CEM at 800 samples x 10 iterations stays under ~2 s per action
-    # on 2 CPU cores (width 96 measured ~4 s of one core per plan, too slow). States are wrapped around a pointing-down hand (see ac_predictor.wrap_state_euler).
+    # The shipped embedded model: sized so CEM at 800 samples x 10 iterations stays under ~2 s per action on
+    # 2 CPU cores. States are wrapped around a pointing-down hand (see ac_predictor.wrap_state_euler).
     "ac_embedded": PredictorConfig(
         image_size=128, patch_size=32, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
-        state_euler_center=(3.141592653589793, 0.0, 0.0),
-    ),
-    # Width 128 (no bottleneck below the encoder's 128 channels): an experiment on whether a wider
-    # predictor learns the gripper's effect; about 3x the CEM cost of ac_embedded.
-    "ac_embedded_wide": PredictorConfig(
-        image_size=128, patch_size=32, encoder_dim=128, embed_dim=128, depth=4, num_heads=4, mlp_hidden_dim=512,
-        state_euler_center=(3.141592653589793, 0.0, 0.0),
-    ),
-    # Width 96: the same experiment at about 1.6x the CEM cost (docs/embedded_model.md).
-    "ac_embedded_96": PredictorConfig(
-        image_size=128, patch_size=32, encoder_dim=128, embed_dim=96, depth=4, num_heads=4, mlp_hidden_dim=384,
-        state_euler_center=(3.141592653589793, 0.0, 0.0),
-    ),
-    "ac_embedded_8x8": PredictorConfig(
-        image_size=128, patch_size=16, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
-        state_euler_center=(3.141592653589793, 0.0, 0.0),
-    ),
-    "ac_embedded_192": PredictorConfig(
-        image_size=192, patch_size=48, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
     ),
 }
@@ -310,10 +284,6 @@ WORLD_MODEL_PRESETS: dict[str, tuple[str, str]] = {
     "tiny": ("vit_tiny", "ac_tiny"),
     "micro": ("vit_micro", "ac_micro"),
     "embedded": ("vit_embedded", "ac_embedded"),
-    "embedded_8x8": ("vit_embedded_8x8", "ac_embedded_8x8"),
-    "embedded_wide": ("vit_embedded", "ac_embedded_wide"),
-    "embedded_96": ("vit_embedded", "ac_embedded_96"),
-    "embedded_192": ("vit_embedded_192", "ac_embedded_192"),
 }
 
 _ALIASES = {"vit_l": "vit_large", "vit_h": "vit_huge", "vit_g": "vit_giant", "vit_g_384": "vit_giant_384"}

@@ -5,8 +5,8 @@ ground truth, the frame is rendered, the hand closes in place, and the frame is 
 largest channel difference exceeds `--threshold` are counted. Anything that must tell an open from a closed
 hand at the grasp pose (an encoder, a predictor, the planner's energy) sees at most these pixels.
 
-    .venv/bin/python bench/gripper_pixel_visibility.py --camera-size 128 --seeds 6
-    .venv/bin/python bench/gripper_pixel_visibility.py --camera front_low --json out/visibility_front_low.json
+    .venv/bin/python experiments/gripper_pixel_visibility.py --camera-size 128 --seeds 6
+    .venv/bin/python experiments/gripper_pixel_visibility.py --camera front_low --json out/visibility_front_low.json
 
 `--camera` replaces the default DROID-like camera with a named alternative (the default scene is unchanged).
 """

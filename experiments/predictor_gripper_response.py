@@ -12,8 +12,8 @@ and reports the prediction errors, how far the gripper-zeroed prediction moves f
 and the weight norms of the action and state embeddings per action dimension. A predictor that models
 the gripper has a lower error with the recorded action than with the gripper zeroed.
 
-    .venv/bin/python bench/predictor_gripper_response.py --model vjepa_ac/assets/embedded_model \\
-        --token-cache runs/v6/tokens.safetensors --json bench/results/predictor_gripper_response_embedded.json
+    .venv/bin/python experiments/predictor_gripper_response.py --model vjepa_ac/assets/embedded_model \\
+        --token-cache runs/v6/tokens.safetensors --json out/predictor_gripper_response.json
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ With a world model (`--model`, the default) it also asks the predictor: the same
 predicted tokens of each action, which is what CEM ranks. `--goal-lift` sets the lifted image's height
 above the grasp pose (the grasp task's 7 cm by default; 0.14 was the task's earlier, unsolvable one).
 
-    .venv/bin/python bench/grasp_energy_sensitivity.py --model vjepa_ac/assets/embedded_model --seeds 12
-    .venv/bin/python bench/grasp_energy_sensitivity.py --encoder runs/embedded/encoder/checkpoints/step_00001200
+    .venv/bin/python experiments/grasp_energy_sensitivity.py --model vjepa_ac/assets/embedded_model --seeds 12
+    .venv/bin/python experiments/grasp_energy_sensitivity.py --encoder runs/embedded/encoder/checkpoints/step_00001200
 """
 
 from __future__ import annotations
