@@ -215,8 +215,11 @@ class SensorFeeder(Node):
         self.fingers = (0.04, 0.04)
         self.finger_names = ["panda_finger_joint1", "panda_finger_joint2"]
         self.image_msg_hook = None
+        self.pose_msg_hook = None
+        self.joints_msg_hook = None
         self.image_stamp_age_s = 0.0
         self.images_sent = 0
+        self.last_sent: dict[str, float] = {}  # topic -> time.monotonic() of its newest publication
         self._image_pub = self.create_publisher(Image, "camera/image", SENSOR_QOS)
         self._pose_pub = self.create_publisher(PoseStamped, "ee_pose", SENSOR_QOS)
         self._fingers_pub = self.create_publisher(JointState, "gripper/joint_states", SENSOR_QOS)
@@ -239,18 +242,25 @@ class SensorFeeder(Node):
                 msg = self.image_msg_hook(msg)
             self._image_pub.publish(msg)
             self.images_sent += 1
+            self.last_sent["camera"] = time.monotonic()
         if self.pose_xyzq is not None:
             pose = PoseStamped()
             pose.header.stamp, pose.header.frame_id = stamp, "panda_link0"
             p, q = pose.pose.position, pose.pose.orientation
             p.x, p.y, p.z, q.x, q.y, q.z, q.w = (float(v) for v in self.pose_xyzq)
+            if self.pose_msg_hook is not None:
+                pose = self.pose_msg_hook(pose)
             self._pose_pub.publish(pose)
+            self.last_sent["pose"] = time.monotonic()
         if self.fingers is not None:
             joints = JointState()
             joints.header.stamp = stamp
             joints.name = list(self.finger_names)
             joints.position = [float(v) for v in self.fingers]
+            if self.joints_msg_hook is not None:
+                joints = self.joints_msg_hook(joints)
             self._fingers_pub.publish(joints)
+            self.last_sent["fingers"] = time.monotonic()
 
 
 def command_recorder(name: str = "test_recorder", keep_all: bool = True) -> Recorder:
@@ -409,3 +419,229 @@ class PlannerRig:
 
     def messages(self):
         return [s.message for s in self.statuses()[-5:]]
+
+
+# ---- hostile inputs (issue 21): what a broken or malicious publisher can send -------------------------
+# Each case rewrites one outgoing message of one stream; `soak_sensor_process.py` applies them from a
+# process of its own, on command or mixed into its valid stream.
+
+def _huge_step(msg):
+    """3 bytes of data that declare a 4 GiB image (1 row of step 2**32-1)."""
+    msg.height, msg.width, msg.encoding, msg.step = 1, 1, "rgb8", 2**32 - 1
+    msg.data = b"\x01\x02\x03"
+    return msg
+
+
+_LARGE_FRAME: list[bytes] = []
+
+
+def _large_camera(msg):
+    """A real 4000x4000 rgb8 frame (48 MB), larger than any camera the configuration allows."""
+    if not _LARGE_FRAME:
+        _LARGE_FRAME.append(bytes(4000 * 4000 * 3))
+    msg.height = msg.width = 4000
+    msg.encoding, msg.step = "rgb8", 4000 * 3
+    msg.data = _LARGE_FRAME[0]
+    return msg
+
+
+def _future_stamp(msg):
+    msg.header.stamp.sec += 1000
+    return msg
+
+
+def _pose_far(msg):
+    msg.pose.position.x = 100.0
+    return msg
+
+
+def _bad_quaternion(msg):
+    q = msg.pose.orientation
+    q.x, q.y, q.z, q.w = 1.05, 0.0, 0.0, 0.0  # 5 % off unit length
+    return msg
+
+
+def _fingers(value):
+    def corrupt(msg):
+        msg.position = [value] * len(msg.position)
+        return msg
+
+    return corrupt
+
+
+def _one_finger(msg):
+    msg.name, msg.position = list(msg.name)[:1], list(msg.position)[:1]
+    return msg
+
+
+# name -> (stream, message rewrite, words the planner's diagnostic must contain)
+HOSTILE_CASES = {
+    "huge_step": ("camera", _huge_step, "too large"),
+    "large_camera": ("camera", _large_camera, "too large"),
+    "future_stamp": ("camera", _future_stamp, "in the future"),
+    "pose_far": ("pose", _pose_far, "outside the workspace"),
+    "bad_quaternion": ("pose", _bad_quaternion, "not unit length"),
+    "fingers_negative": ("fingers", _fingers(-5.0), "outside"),
+    "fingers_large": ("fingers", _fingers(5.0), "outside"),
+    "one_finger": ("fingers", _one_finger, "finger"),
+    "huge_step_goal": ("goal", _huge_step, "too large"),
+}
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, bytes."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) * 1024
+    return values
+
+
+DEEP_SERVICE_QOS_DEPTH = 1000
+
+
+class HostileRig:
+    """The planner as users run it (its console entry point, the embedded model, config/planner.yaml plus
+    `planner_params`) in one process, the robot (`soak_sensor_process.py --control`) in another, and a
+    recorder of commands and diagnostics in this one. `code_root` runs another checkout's planner."""
+
+    NODE = "/vjepa_ac_planner"
+
+    def __init__(self, planner_params: dict, rate_hz: float = 30.0, size: int = 128, goal_size: int = 128,
+                 code_root: Path | None = None):
+        import subprocess
+        import sys
+
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        from vjepa_ac.ros.qos import VISUALIZATION_QOS
+
+        root = Path(code_root or REPO_ROOT)
+        env = {**RUN_ENV, "PYTHONPATH": os.pathsep.join([str(root), RUN_ENV["PYTHONPATH"]])}
+        overrides = [arg for name, value in planner_params.items() for arg in ("-p", f"{name}:={value}")]
+        self.planner = subprocess.Popen(
+            [sys.executable, "-m", "vjepa_ac.ros.planner_node", "--ros-args", "--params-file",
+             str(REPO_ROOT / "config" / "planner.yaml"), *overrides],
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.robot = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("soak_sensor_process.py")), "--control", "--rate",
+             str(rate_hz), "--size", str(size), "--goal-size", str(goal_size)],
+            env=RUN_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.recorder = command_recorder("hostile_recorder")
+        self.recorder.record(DiagnosticArray, "/diagnostics", VISUALIZATION_QOS)
+        self.spinner = Spinner(self.recorder).start()
+        self._stderr_lines: list[str] = []
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        import json
+
+        ready = json.loads(self.robot.stdout.readline())
+        assert ready.get("ready"), ready
+
+    def _drain_stderr(self) -> None:
+        for line in self.planner.stderr:
+            self._stderr_lines.append(line)
+            del self._stderr_lines[:-200]
+
+    def planner_log(self) -> str:
+        return "".join(self._stderr_lines[-40:])
+
+    def send(self, **command) -> dict:
+        import json
+
+        self.robot.stdin.write(json.dumps(command) + "\n")
+        self.robot.stdin.flush()
+        return json.loads(self.robot.stdout.readline())
+
+    def alive(self) -> bool:
+        return self.planner.poll() is None
+
+    def memory(self) -> dict[str, int]:
+        return process_memory(self.planner.pid)
+
+    def command_times(self, topic: str = "command/delta") -> list[float]:
+        with self.recorder._lock:
+            return list(self.recorder.arrivals[topic])
+
+    def statuses(self):
+        return self.recorder.diagnostics_of("vjepa_ac_planner")
+
+    def status_times(self, text: str) -> list[float]:
+        """Arrival times of the planner's diagnostics whose message contains `text`."""
+        with self.recorder._lock:
+            pairs = list(zip(self.recorder.messages["/diagnostics"], self.recorder.arrivals["/diagnostics"],
+                             strict=False))
+        return [t for array, t in pairs for s in array.status
+                if s.name.startswith("vjepa_ac_planner") and text in s.message]
+
+    def messages(self, last: int = 5) -> list[str]:
+        return [s.message for s in self.statuses()[-last:]]
+
+    def client(self, srv_type, name: str):
+        from rclpy.qos import QoSProfile
+
+        return self.recorder.create_client(srv_type, f"{self.NODE}/{name}",
+                                           qos_profile=QoSProfile(depth=DEEP_SERVICE_QOS_DEPTH))
+
+    def call(self, srv_type, name: str, request, timeout: float = 10.0):
+        return call_service(self.recorder, srv_type, f"{self.NODE}/{name}", request, timeout)
+
+    def stall_probe(self):
+        """Context manager: calls the planner's get_parameters service back to back (one executor serves it
+        and the sensor callbacks) and keeps (sent, seconds to answer); `.longest` is the worst stall."""
+        rig = self
+
+        class Probe:
+            def __enter__(self):
+                from rcl_interfaces.srv import GetParameters
+
+                self.samples: list[tuple[float, float]] = []
+                self._stop = threading.Event()
+                self._client = rig.recorder.create_client(GetParameters, f"{rig.NODE}/get_parameters")
+                assert self._client.wait_for_service(timeout_sec=10.0)
+                self._request = GetParameters.Request(names=["rate_hz"])
+                self._thread = threading.Thread(target=self._run, daemon=True)
+                self._thread.start()
+                return self
+
+            def _run(self):
+                while not self._stop.is_set():
+                    sent = time.monotonic()
+                    future = self._client.call_async(self._request)
+                    while not future.done() and time.monotonic() - sent < 60.0:
+                        time.sleep(0.002)
+                    self.samples.append((sent, time.monotonic() - sent))
+                    time.sleep(0.01)
+
+            def __exit__(self, *exc):
+                self._stop.set()
+                self._thread.join(timeout=70.0)
+                rig.recorder.destroy_client(self._client)
+
+            @property
+            def longest(self) -> float:
+                return max((seconds for _, seconds in self.samples), default=float("nan"))
+
+        return Probe()
+
+    def close(self) -> None:
+        try:
+            self.send(cmd="quit")
+        except (OSError, ValueError):
+            pass
+        for process in (self.robot, self.planner):
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(timeout=30)
+            except Exception:
+                process.kill()
+        self.spinner.stop()
+        self.recorder.destroy_node()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -53,9 +53,10 @@ def image_msg_to_rgb(msg) -> np.ndarray:
         )
     if buffer.size > step * height:
         raise ImageConversionError(f"image data has {buffer.size} bytes, more than step*height = {step * height}")
-    if buffer.size < step * height:
-        buffer = np.concatenate([buffer, np.zeros(step * height - buffer.size, np.uint8)])
-    pixels = buffer.reshape(height, step)[:, :row_bytes].reshape(height, width, channels)
+    # Rows read in place (a trimmed last row needs no padding): memory stays bounded by the pixels, never
+    # by the declared step*height.
+    rows = np.lib.stride_tricks.as_strided(buffer, shape=(height, row_bytes), strides=(step, 1), writeable=False)
+    pixels = rows.reshape(height, width, channels)
     if order is None:
         return np.ascontiguousarray(np.repeat(pixels, 3, axis=2))
     return np.ascontiguousarray(pixels[:, :, list(order)])

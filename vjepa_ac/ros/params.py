@@ -83,6 +83,19 @@ PLANNER_PARAMETERS = (
     _p("gripper_open_width", 0.08, "float", "finger opening (m, sum of both fingers) that means fully open", 1e-6),
     _p("gripper_joint_names", [], "str_list", "finger joints in the gripper JointState; empty = names containing 'finger_joint'"),
     _p("require_gripper_state", True, "bool", "no planning without a fresh gripper JointState (else closedness 0)"),
+    # limits: inputs outside them are refused and diagnosed (docs/safety.md)
+    _p("max_image_width", 3840, "int", "widest camera or goal image accepted (px): a larger one is refused as too "
+       "large before anything is allocated", 16),
+    _p("max_image_height", 2160, "int", "tallest camera or goal image accepted (px)", 16),
+    _p("workspace_min", [-0.86, -0.86, -0.36], "float_list", "lower corner (x, y, z in the base frame, m) of the box "
+       "the reported EE position must lie in and every commanded target is kept in"),
+    _p("workspace_max", [0.86, 0.86, 1.19], "float_list", "upper corner (x, y, z, m) of that box"),
+    _p("workspace_action", "clamp", "str", "a commanded target outside the box: clamp (onto the box) or refuse "
+       "(no command); the diagnostic says which"),
+    _p("finger_position_range", [-0.001, 0.041], "float_list", "plausible position of each finger (m, min and max)"),
+    _p("gripper_finger_count", 2, "int", "finger joints the gripper JointState must report", 1),
+    _p("quaternion_tolerance", 0.01, "float", "largest |norm - 1| of a reported orientation quaternion", 0.0),
+    _p("max_future_stamp_s", 0.1, "float", "header stamps further ahead of this clock are refused", 0.0),
     # goals
     _p("goal_image_path", "", "str", "goal image file loaded at start and by ~/load_goal_from_file"),
     _p("subgoal_image_paths", [], "str_list", "sub-goal image files (used instead of goal_image_path when set)"),

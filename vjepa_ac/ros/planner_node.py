@@ -6,6 +6,12 @@ Sensor callbacks only validate and store the newest message; planning runs in a 
 the camera frame, the pose and the gripper state are all fresh and valid and the plan is finite and
 within its bounds; every other outcome is a diagnostic with the reason.
 
+A stop is a stop (docs/safety.md): enable(false), reset, a new goal and a rejected input invalidate a
+plan in flight, and right before a command is published the node checks, under the same lock that those
+events take, that nothing invalidated the plan and that every sensor is still fresh at the send time.
+Inputs are checked against configured limits (image size before any allocation, workspace box, finger
+range, unit quaternions, stamps not in the future); no exception from a callback ends the node.
+
 Topics (relative, so namespaces and remaps apply):
   in:  camera/image (sensor_msgs/Image), ee_pose (geometry_msgs/PoseStamped),
        gripper/joint_states (sensor_msgs/JointState), goal_image (sensor_msgs/Image, transient local)
@@ -13,7 +19,8 @@ Topics (relative, so namespaces and remaps apply):
        command/gripper (Float64, target closedness), planned_path (nav_msgs/Path),
        planned_path_markers (MarkerArray), energy (Float64), /diagnostics (DiagnosticArray)
 Services: ~/capture_goal, ~/load_goal_from_file (reads the goal_image_path / subgoal_image_paths
-parameters: set them, then call it), ~/reset (Trigger); ~/enable (SetBool).
+parameters: set them, then call it), ~/reset (Trigger); ~/enable (SetBool). Each keeps up to
+qos.SERVICE_QUEUE_DEPTH requests (qos.SERVICE_QOS); every request gets an answer.
 """
 
 from __future__ import annotations
@@ -36,8 +43,11 @@ from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
+from vjepa_ac.ros.callback_guard import guard_service, guard_subscription
 from vjepa_ac.ros.diagnostics import ERROR, OK, WARN, make_diagnostic_array
+from vjepa_ac.ros.freshness import Sample, freshness_problem, future_stamp_problem, stamp_ns
 from vjepa_ac.ros.image_conversion import ImageConversionError, image_msg_to_rgb
+from vjepa_ac.ros.image_limits import ImageLimits, check_image_file, check_image_msg
 from vjepa_ac.ros.image_preprocessing import CROP_MODES, fit_to_square, read_image_file
 from vjepa_ac.ros.params import (
     PLANNER_PARAMETERS,
@@ -45,7 +55,8 @@ from vjepa_ac.ros.params import (
     declare_parameters,
     read_parameters,
 )
-from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, LATEST_SENSOR_QOS, VISUALIZATION_QOS
+from vjepa_ac.ros.plausibility import PlausibilityLimits, limit_target, position_problem
+from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, LATEST_SENSOR_QOS, SERVICE_QOS, VISUALIZATION_QOS
 from vjepa_ac.ros.spinning import spin_nodes
 from vjepa_ac.ros.state_conversion import (
     StateInputError,
@@ -61,27 +72,7 @@ UNLIMITED_STEPS = 2**62
 MIN_IMAGE_SIDE = 16
 DTYPES = ("float32", "bfloat16", "float16")
 ACTION_LABELS = "dx,dy,dz,droll,dpitch,dyaw,dgripper"
-
-
-@dataclass
-class _Sample:
-    """Newest valid message of one input, already converted."""
-
-    value: object
-    stamp_ns: int  # header stamp; 0 when the sender left it empty
-    received_ns: int
-    frame_id: str = ""
-
-    @property
-    def taken_ns(self) -> int:
-        return self.stamp_ns if self.stamp_ns > 0 else self.received_ns
-
-    def age_s(self, now_ns: int) -> float:
-        """Age by both the sender's stamp and our arrival time: a clock-skewed or replayed stream is stale too."""
-        ages = [now_ns - self.received_ns]
-        if self.stamp_ns > 0:
-            ages.append(now_ns - self.stamp_ns)
-        return max(ages) / 1e9
+WATCHDOG_PERIOD_S = 0.05
 
 
 @dataclass
@@ -89,10 +80,6 @@ class _GoalRequest:
     images: list[np.ndarray]
     budgets: list[int]
     source: str
-
-
-def _stamp_ns(header) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 def _torch_dtype(name: str):
@@ -172,9 +159,14 @@ class PlannerNode(Node):
         self._lock = threading.Lock()
         self._fatal_error: str | None = None
         self._input_errors: dict[str, str] = {}
-        self._camera: _Sample | None = None
-        self._pose: _Sample | None = None
-        self._gripper: _Sample | None = None
+        self._camera: Sample | None = None
+        self._pose: Sample | None = None
+        self._gripper: Sample | None = None
+        self._generation = 0  # bumped by every event that invalidates a plan in flight
+        self._invalidated_by = ""
+        self._sensors_fresh = False
+        self._commands_dropped = 0
+        self._targets_limited = 0
         self._pending_goal: _GoalRequest | None = None
         self._schedule = None
         self._goal_grippers: list[float | None] = []
@@ -196,7 +188,9 @@ class PlannerNode(Node):
         try:
             self.settings = read_parameters(self, PLANNER_PARAMETERS)
             self._check_settings(self.settings)
-        except ParameterValueError as exc:
+            self.limits = PlausibilityLimits.from_settings(self.settings)
+            self.image_limits = ImageLimits(self.settings.max_image_width, self.settings.max_image_height)
+        except ValueError as exc:
             self._fatal_error = f"invalid parameters: {exc}"
             self.settings = None
         self.enabled = bool(self.settings.start_enabled) if self.settings else False
@@ -234,11 +228,15 @@ class PlannerNode(Node):
 
     def _create_interfaces(self) -> None:
         sensors = self._sensor_group
-        self.create_subscription(Image, "camera/image", self._on_image, LATEST_SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(PoseStamped, "ee_pose", self._on_pose, LATEST_SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(JointState, "gripper/joint_states", self._on_gripper, LATEST_SENSOR_QOS,
-                                 callback_group=sensors)
-        self.create_subscription(Image, "goal_image", self._on_goal_image, GOAL_QOS, callback_group=sensors)
+        for msg_type, topic, callback, key, qos in (
+                (Image, "camera/image", self._on_image, "camera", LATEST_SENSOR_QOS),
+                (PoseStamped, "ee_pose", self._on_pose, "ee_pose", LATEST_SENSOR_QOS),
+                (JointState, "gripper/joint_states", self._on_gripper, "gripper", LATEST_SENSOR_QOS),
+                (Image, "goal_image", self._on_goal_image, "goal", GOAL_QOS)):
+            guarded = guard_subscription(callback, lambda reason, key=key: self._reject_input(key, reason))
+            self.create_subscription(msg_type, topic, guarded, qos, callback_group=sensors)
+        self.create_timer(WATCHDOG_PERIOD_S, guard_subscription(self._watch_sensors, self._report_error),
+                          callback_group=sensors)
         self._target_pub = self.create_publisher(PoseStamped, "command/target_pose", COMMAND_QOS)
         self._delta_pub = self.create_publisher(Float64MultiArray, "command/delta", COMMAND_QOS)
         self._gripper_pub = self.create_publisher(Float64, "command/gripper", COMMAND_QOS)
@@ -246,11 +244,11 @@ class PlannerNode(Node):
         self._marker_pub = self.create_publisher(MarkerArray, "planned_path_markers", VISUALIZATION_QOS)
         self._energy_pub = self.create_publisher(Float64, "energy", VISUALIZATION_QOS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", VISUALIZATION_QOS)
-        services = self._service_group
-        self.create_service(Trigger, "~/capture_goal", self._srv_capture_goal, callback_group=services)
-        self.create_service(Trigger, "~/load_goal_from_file", self._srv_load_goal, callback_group=services)
-        self.create_service(Trigger, "~/reset", self._srv_reset, callback_group=services)
-        self.create_service(SetBool, "~/enable", self._srv_enable, callback_group=services)
+        for srv_type, name, callback in ((Trigger, "~/capture_goal", self._srv_capture_goal),
+                                         (Trigger, "~/load_goal_from_file", self._srv_load_goal),
+                                         (Trigger, "~/reset", self._srv_reset), (SetBool, "~/enable", self._srv_enable)):
+            self.create_service(srv_type, name, guard_service(callback, self._report_error), qos_profile=SERVICE_QOS,
+                                callback_group=self._service_group)
 
     def _set_torch_threads(self) -> None:
         """One thread pool per process: torch's default (every core) starves the executor's callbacks."""
@@ -301,68 +299,127 @@ class PlannerNode(Node):
         return WARN, "starting", self._status_values(self.get_clock().now().nanoseconds)
 
     # ---- inputs ---------------------------------------------------------------------------------
+    def _invalidate(self, reason: str) -> None:
+        """Drop any plan in flight (caller holds the lock)."""
+        self._generation += 1
+        self._invalidated_by = reason
+
+    def _report_error(self, reason: str) -> None:
+        with self._lock:
+            self._invalidate(reason)
+        self.get_logger().error(reason, throttle_duration_sec=2.0)
+        self._publish_diagnostics(ERROR, reason, self._status_values(self.get_clock().now().nanoseconds))
+
     def _reject_input(self, key: str, reason: str, clear: str | None = None) -> None:
-        """Remember why an input was rejected, drop its last value, tell the log and /diagnostics now."""
+        """Remember why an input was rejected, drop its last value and any plan in flight, tell the log and
+        /diagnostics now."""
         with self._lock:
             self._input_errors[key] = reason
+            self._invalidate(reason)
             if clear:
                 setattr(self, clear, None)
         self.get_logger().error(reason, throttle_duration_sec=2.0)
         now_ns = self.get_clock().now().nanoseconds
         self._publish_diagnostics(ERROR, reason, self._status_values(now_ns))
 
-    def _accept_input(self, key: str, attribute: str, sample: _Sample) -> None:
+    def _accept_input(self, key: str, attribute: str, sample: Sample) -> None:
         with self._lock:
             setattr(self, attribute, sample)
             self._input_errors.pop(key, None)
 
-    def _usable_stamp(self, stamp_ns: int) -> int:
-        """0 (= judge by arrival time) unless header stamps come from this machine's clock."""
-        return stamp_ns if self.settings is None or self.settings.trust_header_stamps else 0
+    def _usable_stamp(self, header, now_ns: int) -> int:
+        """The header stamp, or 0 (= judge by arrival time) when stamps come from another clock; raises
+        StateInputError for a stamp too far in the future."""
+        if not self.settings.trust_header_stamps:
+            return 0
+        stamp = stamp_ns(header)
+        problem = future_stamp_problem(stamp, now_ns, self.settings.max_future_stamp_s)
+        if problem:
+            raise StateInputError(problem)
+        return stamp
+
+    def _image(self, msg: Image) -> np.ndarray:
+        check_image_msg(msg, self.image_limits)  # before the conversion allocates anything
+        rgb = image_msg_to_rgb(msg)
+        if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
+            raise ImageConversionError(f"image {rgb.shape[1]}x{rgb.shape[0]} smaller than {MIN_IMAGE_SIDE} px")
+        return rgb
 
     def _on_image(self, msg: Image) -> None:
-        now_ns = self.get_clock().now().nanoseconds
-        try:
-            rgb = image_msg_to_rgb(msg)
-            if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
-                raise ImageConversionError(f"image {rgb.shape[1]}x{rgb.shape[0]} smaller than {MIN_IMAGE_SIDE} px")
-        except ImageConversionError as exc:
-            self._reject_input("camera", f"camera image rejected: {exc}", clear="_camera")
-            return
-        stamp_ns = _stamp_ns(msg.header)
-        with self._lock:
-            self._camera_frames += 1
-            if stamp_ns > 0:
-                self._camera_latency_s = (now_ns - stamp_ns) / 1e9
-        sample = _Sample(rgb, self._usable_stamp(stamp_ns), now_ns, msg.header.frame_id)
-        self._accept_input("camera", "_camera", sample)
-
-    def _on_pose(self, msg: PoseStamped) -> None:
-        now_ns = self.get_clock().now().nanoseconds
-        try:
-            pose6 = pose_msg_to_pose6(msg.pose)
-        except StateInputError as exc:
-            self._reject_input("ee_pose", f"EE pose rejected: {exc}", clear="_pose")
-            return
-        self._accept_input("ee_pose", "_pose", _Sample(pose6, self._usable_stamp(_stamp_ns(msg.header)), now_ns,
-                                                        msg.header.frame_id))
-
-    def _on_gripper(self, msg: JointState) -> None:
         now_ns = self.get_clock().now().nanoseconds
         if self.settings is None:
             return
         try:
-            closedness = gripper_closedness(msg, self.settings.gripper_open_width, self.settings.gripper_joint_names)
+            rgb = self._image(msg)
+            stamp = self._usable_stamp(msg.header, now_ns)
+        except (ImageConversionError, StateInputError) as exc:
+            self._reject_input("camera", f"camera image rejected: {exc}", clear="_camera")
+            return
+        with self._lock:
+            self._camera_frames += 1
+            if stamp > 0:
+                self._camera_latency_s = max(0, now_ns - stamp) / 1e9
+        self._accept_input("camera", "_camera", Sample(rgb, stamp, now_ns, msg.header.frame_id))
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        if self.settings is None:
+            return
+        try:
+            pose6 = pose_msg_to_pose6(msg.pose, self.limits.quaternion_tolerance)
+            problem = position_problem(pose6[:3], self.limits)
+            if problem:
+                raise StateInputError(problem)
+            stamp = self._usable_stamp(msg.header, now_ns)
+        except StateInputError as exc:
+            self._reject_input("ee_pose", f"EE pose rejected: {exc}", clear="_pose")
+            return
+        self._accept_input("ee_pose", "_pose", Sample(pose6, stamp, now_ns, msg.header.frame_id))
+
+    def _on_gripper(self, msg: JointState) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        s = self.settings
+        if s is None:
+            return
+        try:
+            closedness = gripper_closedness(msg, s.gripper_open_width, s.gripper_joint_names,
+                                            self.limits.finger_range, self.limits.finger_count)
+            stamp = self._usable_stamp(msg.header, now_ns)
         except StateInputError as exc:
             self._reject_input("gripper", f"gripper state rejected: {exc}", clear="_gripper")
             return
-        self._accept_input("gripper", "_gripper", _Sample(closedness, self._usable_stamp(_stamp_ns(msg.header)), now_ns))
+        self._accept_input("gripper", "_gripper", Sample(closedness, stamp, now_ns))
+
+    def _watch_sensors(self) -> None:
+        """Report a sensor going stale when it happens, not when the next plan finishes, and drop the plan."""
+        if self.settings is None:
+            return
+        now_ns = self.get_clock().now().nanoseconds
+        with self._lock:
+            problem = self._sensor_problem(now_ns)
+            went_stale = problem is not None and self._sensors_fresh
+            self._sensors_fresh = problem is None
+            if went_stale:
+                self._invalidate(problem)
+        if went_stale:
+            self.get_logger().warning(problem, throttle_duration_sec=2.0)
+            self._publish_diagnostics(WARN, problem, self._status_values(now_ns))
+
+    def _sensor_problem(self, now_ns: int) -> str | None:
+        """Why the newest sensor samples cannot be acted on at `now_ns` (caller holds the lock)."""
+        s = self.settings
+        for name, sample, needed in (("camera image", self._camera, True), ("EE pose", self._pose, True),
+                                     ("gripper state", self._gripper, s.require_gripper_state)):
+            problem = freshness_problem(name, sample, now_ns, s.max_sensor_age_s) if needed else None
+            if problem:
+                return problem
+        return None
 
     def _on_goal_image(self, msg: Image) -> None:
+        if self.settings is None:
+            return
         try:
-            rgb = image_msg_to_rgb(msg)
-            if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
-                raise ImageConversionError(f"image {rgb.shape[1]}x{rgb.shape[0]} smaller than {MIN_IMAGE_SIDE} px")
+            rgb = self._image(msg)
         except ImageConversionError as exc:
             self._reject_goal(f"goal image rejected: {exc}")
             return
@@ -384,6 +441,7 @@ class PlannerNode(Node):
         with self._lock:
             self._pending_goal = request
             self._input_errors.pop("goal", None)
+            self._invalidate(f"new goal from {request.source}")
         self.get_logger().info(f"new goal from {request.source} ({len(request.images)} image(s))")
 
     def _goal_request_from_parameters(self, settings) -> _GoalRequest | None:
@@ -396,8 +454,11 @@ class PlannerNode(Node):
                 )
             if any(b < 1 for b in budgets):
                 raise ValueError(f"subgoal_budgets must all be >= 1, got {budgets}")
+            for path in paths:
+                check_image_file(path, self.image_limits)  # header only: no decoding of an oversized file
             return _GoalRequest([read_image_file(p) for p in paths], list(budgets), "subgoal_image_paths")
         if settings.goal_image_path:
+            check_image_file(settings.goal_image_path, self.image_limits)
             image = read_image_file(settings.goal_image_path)
             return _GoalRequest([image], [self._single_goal_budget()], settings.goal_image_path)
         return None
@@ -451,9 +512,9 @@ class PlannerNode(Node):
     def _srv_capture_goal(self, _request, response):
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
-            camera = self._camera
+            camera, rejected = self._camera, self._input_errors.get("camera")
         if camera is None:
-            response.success, response.message = False, "no valid camera image received yet"
+            response.success, response.message = False, rejected or "no valid camera image received yet"
         elif self.settings and camera.age_s(now_ns) > self.settings.max_sensor_age_s:
             response.success = False
             response.message = f"camera image is stale ({camera.age_s(now_ns):.2f} s old)"
@@ -476,12 +537,14 @@ class PlannerNode(Node):
     def _srv_reset(self, _request, response):
         with self._lock:
             self._reset_requested = True
+            self._invalidate("reset")
         response.success, response.message = True, "planner warm start, sub-goal progress and step count reset"
         return response
 
     def _srv_enable(self, request, response):
         with self._lock:
             self.enabled = bool(request.data)
+            self._invalidate("planning enabled" if self.enabled else "planning disabled")
             if self.enabled:
                 self._reset_requested = True
         response.success = self._fatal_error is None or not request.data
@@ -545,6 +608,8 @@ class PlannerNode(Node):
             errors = dict(self._input_errors)
             camera, pose, gripper, schedule = self._camera, self._pose, self._gripper, self._schedule
             enabled, last_command_ns = self.enabled, self._last_command_ns
+            stale = self._sensor_problem(now_ns)
+            ticket = self._generation  # a goal activated above is not a reason to drop this plan
         if errors:
             return ERROR, "; ".join(errors.values())
         if not enabled:
@@ -553,15 +618,8 @@ class PlannerNode(Node):
             return WARN, "no goal: publish goal_image, call ~/capture_goal or ~/load_goal_from_file"
         if schedule.done:
             return OK, f"goal sequence finished after {schedule.total_steps} commands"
-        for name, sample, needed in (("camera image", camera, True), ("EE pose", pose, True),
-                                     ("gripper state", gripper, s.require_gripper_state)):
-            if not needed:
-                continue
-            if sample is None:
-                return WARN, f"waiting for {name}"
-            age = sample.age_s(now_ns)
-            if age > s.max_sensor_age_s:
-                return WARN, f"{name} is stale: {age:.2f} s old (max_sensor_age_s {s.max_sensor_age_s:g})"
+        if stale:
+            return WARN, stale
         if s.wait_for_new_frame and last_command_ns and camera.taken_ns < last_command_ns + int(s.command_settle_s * 1e9):
             return OK, "waiting for a camera frame taken after the last command"
 
@@ -586,17 +644,43 @@ class PlannerNode(Node):
             self.get_logger().error(f"plan rejected, no command: {problem}", throttle_duration_sec=2.0)
             return ERROR, f"plan rejected: {problem}"
         self._last_energy = float(result.energy)
+        action = np.asarray(result.action, dtype=np.float64)
+        target, limited = limit_target(apply_delta(state, action), self.limits)
+        if target is None:
+            self.get_logger().error(f"no command: {limited}", throttle_duration_sec=2.0)
+            return ERROR, f"no command: {limited}"
+        if limited:  # the delta sent is the one that reaches the clamped target
+            action = np.concatenate([target[:3] - state[:3], action[3:]])
         frame = s.base_frame or pose.frame_id
-        self._publish_command(state, np.asarray(result.action, dtype=np.float64), frame)
+        with self._lock:  # the events that stop commands take this lock too: none can slip in between
+            send_ns = self.get_clock().now().nanoseconds
+            dropped = self._publish_problem(ticket, send_ns)
+            if dropped is None:
+                self._publish_command(state, action, frame)
+                self._last_command_ns = send_ns
+                self._commands_published += 1
+                self._targets_limited += limited is not None
+                switched = schedule.advance(result.energy)
+            else:
+                self._commands_dropped += 1
+        if dropped is not None:
+            return WARN, f"plan dropped, no command: {dropped}"
         self._publish_plan(state, np.asarray(result.predicted_states, dtype=np.float64), frame, result.energy)
-        with self._lock:
-            self._last_command_ns = self.get_clock().now().nanoseconds
-            self._commands_published += 1
-            switched = schedule.advance(result.energy)
         if switched and not schedule.done:
             self.planner.reset()
             self.get_logger().info(f"sub-goal {schedule.index} of {len(schedule)} reached its end, next one")
-        return OK, f"planning toward goal {min(schedule.index + 1, len(schedule))}/{len(schedule)}"
+        progress = f"planning toward goal {min(schedule.index + 1, len(schedule))}/{len(schedule)}"
+        return (WARN, f"{progress}; {limited}") if limited else (OK, progress)
+
+    def _publish_problem(self, ticket: int, send_ns: int) -> str | None:
+        """Why a finished plan must not be sent at `send_ns` (caller holds the lock), else None."""
+        if ticket != self._generation:
+            return self._invalidated_by
+        if not self.enabled:
+            return "planning disabled"
+        if self._input_errors:
+            return "; ".join(self._input_errors.values())
+        return self._sensor_problem(send_ns)
 
     def _check_plan(self, result) -> str | None:
         action = np.asarray(result.action, dtype=np.float64)
@@ -680,6 +764,8 @@ class PlannerNode(Node):
                 "state_age_s": pose.age_s(now_ns) if pose else float("nan"),
                 "gripper_age_s": gripper.age_s(now_ns) if gripper else float("nan"),
                 "commands_published": self._commands_published,
+                "commands_dropped": self._commands_dropped,
+                "targets_clamped": self._targets_limited,
             }
         if schedule is not None:
             values.update(subgoal_index=schedule.index, subgoal_count=len(schedule),

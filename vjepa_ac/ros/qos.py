@@ -10,7 +10,8 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-__all__ = ["SENSOR_QOS", "LATEST_SENSOR_QOS", "GOAL_QOS", "COMMAND_QOS", "STATE_QOS", "VISUALIZATION_QOS"]
+__all__ = ["SENSOR_QOS", "LATEST_SENSOR_QOS", "GOAL_QOS", "COMMAND_QOS", "STATE_QOS", "VISUALIZATION_QOS",
+           "SERVICE_QOS", "SERVICE_QUEUE_DEPTH"]
 
 # Camera frames and robot state as drivers publish them: best effort, keep last 5 (SensorDataQoS).
 SENSOR_QOS = qos_profile_sensor_data
@@ -49,3 +50,14 @@ STATE_QOS = QoSProfile(
 )
 
 VISUALIZATION_QOS = STATE_QOS
+
+# Services (requests in, responses out): rclpy's default keeps 10, so a burst of calls beyond that was
+# dropped without an answer. Each service keeps up to SERVICE_QUEUE_DEPTH requests; a client sending more
+# at once than that loses the oldest, and a client must keep as many responses (use this profile).
+SERVICE_QUEUE_DEPTH = 256
+SERVICE_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=SERVICE_QUEUE_DEPTH,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)

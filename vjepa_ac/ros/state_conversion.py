@@ -27,24 +27,27 @@ class StateInputError(ValueError):
     """A pose or joint-state message cannot be used as robot state; the text says why."""
 
 
-def pose_msg_to_pose6(pose) -> np.ndarray:
-    """geometry_msgs/Pose -> [x, y, z, roll, pitch, yaw] (extrinsic xyz); rejects NaN and zero quaternions."""
+def pose_msg_to_pose6(pose, quaternion_tolerance: float = 0.1) -> np.ndarray:
+    """geometry_msgs/Pose -> [x, y, z, roll, pitch, yaw] (extrinsic xyz); rejects NaN and quaternions whose
+    norm is more than `quaternion_tolerance` from 1."""
     p, q = pose.position, pose.orientation
     values = np.array([p.x, p.y, p.z, q.x, q.y, q.z, q.w], dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise StateInputError(f"pose contains NaN or inf: position {values[:3]}, quaternion {values[3:]}")
     norm = float(np.linalg.norm(values[3:]))
-    if abs(norm - 1.0) > 0.1:
-        raise StateInputError(f"pose quaternion is not unit length (norm {norm:.3g})")
+    if abs(norm - 1.0) > quaternion_tolerance:
+        raise StateInputError(f"pose quaternion is not unit length (norm {norm:.4g}, tolerance {quaternion_tolerance:g})")
     euler = Rotation.from_quat(values[3:] / norm).as_euler("xyz")
     return np.concatenate([values[:3], euler])
 
 
-def gripper_closedness(joint_state, open_width: float, joint_names=()) -> float:
+def gripper_closedness(joint_state, open_width: float, joint_names=(), finger_range=None,
+                       finger_count: int | None = None) -> float:
     """Closedness 0 (open) .. 1 (closed) from the finger joint positions of a sensor_msgs/JointState.
 
     The opening is the sum of the finger positions (franka_gripper reports each finger's travel, up to
-    0.04 m), compared with `open_width`.
+    0.04 m), compared with `open_width`. With `finger_range` (min, max) a finger outside it is refused
+    rather than clipped; with `finger_count` fewer or more fingers than that are refused.
     """
     names = list(joint_state.name)
     positions = list(joint_state.position)
@@ -62,6 +65,14 @@ def gripper_closedness(joint_state, open_width: float, joint_names=()) -> float:
             raise StateInputError(f"no joint named '*finger_joint*' in JointState {names}")
     if not all(math.isfinite(f) for f in fingers):
         raise StateInputError(f"finger positions contain NaN or inf: {fingers}")
+    if finger_count is not None and len(fingers) != finger_count:
+        raise StateInputError(f"JointState has {len(fingers)} finger joint(s) {names}, expected {finger_count}: "
+                              "every finger is required")
+    if finger_range is not None:
+        low, high = finger_range
+        outside = [f for f in fingers if not low <= f <= high]
+        if outside:
+            raise StateInputError(f"finger position(s) {outside} m outside the gripper's range {low:g}..{high:g} m")
     width = float(sum(fingers))
     return float(np.clip(1.0 - width / open_width, 0.0, 1.0))
 

@@ -1,0 +1,70 @@
+"""Limits of what a robot can plausibly report and be commanded to, from configuration.
+
+A pose 100 m away or a finger at -5 m is a broken driver or a wrong remap, not a state to plan from;
+and a commanded target outside the workspace box must never reach the controller. The Franka's values
+live in config/franka_real.yaml, the simulated cell's in config/planner.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PlausibilityLimits", "WORKSPACE_ACTIONS", "position_problem", "limit_target"]
+
+WORKSPACE_ACTIONS = ("clamp", "refuse")
+
+
+@dataclass(frozen=True)
+class PlausibilityLimits:
+    workspace_min: tuple[float, float, float]
+    workspace_max: tuple[float, float, float]
+    finger_range: tuple[float, float]  # each finger's position (m)
+    finger_count: int
+    quaternion_tolerance: float  # allowed |norm - 1|
+    max_future_stamp_s: float
+    workspace_action: str = "clamp"
+
+    def __post_init__(self):
+        low, high = np.asarray(self.workspace_min, float), np.asarray(self.workspace_max, float)
+        if low.shape != (3,) or high.shape != (3,) or not np.all(np.isfinite(low)) or not np.all(np.isfinite(high)):
+            raise ValueError(f"workspace_min/max must be 3 finite numbers each, got {self.workspace_min}, "
+                             f"{self.workspace_max}")
+        if np.any(low >= high):
+            raise ValueError(f"workspace_min {list(low)} must be below workspace_max {list(high)} on every axis")
+        if len(self.finger_range) != 2 or not self.finger_range[0] < self.finger_range[1]:
+            raise ValueError(f"finger_position_range must be [min, max] with min < max, got {list(self.finger_range)}")
+        if self.workspace_action not in WORKSPACE_ACTIONS:
+            raise ValueError(f"workspace_action must be one of {WORKSPACE_ACTIONS}, got {self.workspace_action!r}")
+
+    @classmethod
+    def from_settings(cls, s) -> PlausibilityLimits:
+        return cls(tuple(s.workspace_min), tuple(s.workspace_max), tuple(s.finger_position_range),
+                   s.gripper_finger_count, s.quaternion_tolerance, s.max_future_stamp_s, s.workspace_action)
+
+    def describe_box(self) -> str:
+        low, high = self.workspace_min, self.workspace_max
+        return "x {:g}..{:g}, y {:g}..{:g}, z {:g}..{:g} m".format(*(v for pair in zip(low, high) for v in pair))
+
+
+def position_problem(xyz, limits: PlausibilityLimits, what: str = "EE position") -> str | None:
+    """Why a position lies outside the workspace box, else None."""
+    xyz = np.asarray(xyz, dtype=np.float64)
+    if np.all(xyz >= limits.workspace_min) and np.all(xyz <= limits.workspace_max):
+        return None
+    return f"{what} ({xyz[0]:.3f}, {xyz[1]:.3f}, {xyz[2]:.3f}) m is outside the workspace ({limits.describe_box()})"
+
+
+def limit_target(target, limits: PlausibilityLimits) -> tuple[np.ndarray | None, str | None]:
+    """Apply the workspace box to a commanded 7-D target: (target, None) inside; (clamped, note) or
+    (None, reason) outside, as `workspace_action` says."""
+    target = np.asarray(target, dtype=np.float64)
+    problem = position_problem(target[:3], limits, "commanded target")
+    if problem is None:
+        return target, None
+    if limits.workspace_action == "refuse":
+        return None, f"{problem}: refused"
+    clamped = target.copy()
+    clamped[:3] = np.clip(target[:3], limits.workspace_min, limits.workspace_max)
+    return clamped, f"{problem}: clamped to ({clamped[0]:.3f}, {clamped[1]:.3f}, {clamped[2]:.3f})"
