@@ -67,7 +67,8 @@ def _record_one(caller, sim, driver, recorder, seed: int, rate_hz: float, settle
 
 def record_episodes(out: str, episodes: int, first_seed: int, steps: int = 8, rate_hz: float = 4.0,
                     policy: str = "explore", image_size: int = 128, engine: str = "mujoco",
-                    settle_s: float = 0.6, attempts: int = 3, progress=None) -> list[dict]:
+                    settle_s: float = 0.6, attempts: int = 3, camera_size: int | None = None,
+                    progress=None) -> list[dict]:
     """Record `episodes` episodes into `out`; returns one record per episode (path or refusal message).
 
     A refused episode (a frame dropped on a busy machine, say) is recorded again, up to `attempts` times:
@@ -83,7 +84,8 @@ def record_episodes(out: str, episodes: int, first_seed: int, steps: int = 8, ra
     if first_seed < 0 or first_seed + episodes > TRAINING_SEED_END:
         raise ValueError(f"scene seeds must be in 0..{TRAINING_SEED_END - 1} (training data); "
                          f"got {first_seed}..{first_seed + episodes - 1}")
-    sim = SimNode(parameter_overrides=[Parameter("engine", value=engine), Parameter("image_size", value=image_size),
+    camera_size = camera_size or image_size
+    sim = SimNode(parameter_overrides=[Parameter("engine", value=engine), Parameter("image_size", value=camera_size),
                                        Parameter("seed", value=first_seed)])
     driver = ExpertDriverNode(parameter_overrides=[Parameter("policy", value=policy),
                                                    Parameter("rate_hz", value=float(rate_hz)),
@@ -121,7 +123,9 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=8, help="driver actions per episode")
     parser.add_argument("--rate-hz", type=float, default=4.0, help="recorder and driver rate")
     parser.add_argument("--policy", choices=("explore", "reach"), default="explore")
-    parser.add_argument("--image-size", type=int, default=128, help="rendered and stored frame size")
+    parser.add_argument("--image-size", type=int, default=128, help="stored frame size (the model's input)")
+    parser.add_argument("--camera-size", type=int, default=None,
+                        help="rendered camera size (default: --image-size); the recorder resizes to --image-size")
     parser.add_argument("--engine", choices=("mujoco", "pybullet"), default="mujoco")
     args = parser.parse_args(argv)
     if args.episodes < 1 or args.steps < 1:
@@ -130,7 +134,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     try:
         records = record_episodes(args.out, args.episodes, args.first_seed, args.steps, args.rate_hz, args.policy,
-                                  args.image_size, args.engine, progress=lambda r: print(json.dumps(r), flush=True))
+                                  args.image_size, args.engine, camera_size=args.camera_size, progress=lambda r: print(json.dumps(r), flush=True))
     except (RuntimeError, ValueError) as exc:
         print(f"vjepa-ac-record-sim: error: {exc}", file=sys.stderr)
         return 1

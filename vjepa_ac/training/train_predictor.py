@@ -1,6 +1,9 @@
 """`vjepa-ac-train-predictor`: V-JEPA 2-AC post-training of the action-conditioned predictor.
 
 Single process:   vjepa-ac-train-predictor --data runs/episodes --init-from model_dir --out runs/ac
+Fine-tuning on recorded episodes (episode_recorder, vjepa-ac-record-sim):
+                  vjepa-ac-train-predictor --init-from vjepa2-ac-vitg.pt --episodes recorded/ --val-fraction 0.2 ...
+                  (reports the held-out loss and the energy landscape on a held-out scene before and after)
 Several ranks:    torchrun --nproc_per_node 2 -m vjepa_ac.training.train_predictor ... (same arguments;
                   --batch-size is per rank, the global batch is batch size x ranks).
 Frames are encoded once by the frozen encoder into --token-cache (built when missing).
@@ -30,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--encoder-branch", choices=("target_encoder", "context_encoder"), default="target_encoder",
                      help="which encoder of a pre-training checkpoint --encoder freezes (V-JEPA: the EMA target)")
     data = p.add_argument_group("data")
-    data.add_argument("--data", nargs="*", default=[], help="episode dirs/.npz, reference .npz, DROID-style dirs")
+    data.add_argument("--data", "--episodes", nargs="*", default=[],
+                      help="episode dirs/.npz (recorded or simulated), reference .npz, DROID-style dirs")
     data.add_argument("--token-cache", help="token cache file; built from --data when missing")
     data.add_argument("--cache-only", action="store_true",
                       help="build --token-cache and exit (do this once before a multi-rank run on a large dataset)")
@@ -53,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stop-at", type=int, default=None, help="checkpoint and exit at this step (resume later)")
     run.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     run.add_argument("--device", default="auto")
+    report = p.add_argument_group("before/after report (needs --val-fraction > 0)")
+    report.add_argument("--landscape-episode", default=None,
+                        help="episode .npz for the energy landscape; default: the first held-out trajectory")
+    report.add_argument("--landscape-extent", type=float, default=0.1, help="swept |dx|, |dy| (m)")
+    report.add_argument("--landscape-steps", type=int, default=21, help="grid points per axis")
+    report.add_argument("--no-landscape", action="store_true", help="skip the energy landscapes")
     p.add_argument("--out", required=True, help="run directory (metrics.csv, checkpoints/, latest)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     p.add_argument("--no-progress", action="store_true")
@@ -134,6 +144,36 @@ def prepare_dataset(args, world_model, ctx):
             CachedClipDataset(cache, subset=val, **clip_args) if val else None)
 
 
+def _landscape_scene(args, world_model):
+    """(name, frames, states, start, goal) of the recorded scene the landscapes are drawn on, or None."""
+    from vjepa_ac.training.finetune_report import pick_scene
+    from vjepa_ac.training.trajectories import load_many, load_trajectories
+
+    if args.no_landscape:
+        return None
+    if args.landscape_episode:
+        trajectory = load_trajectories(args.landscape_episode, world_model.image_size)[0]
+    elif args.val_fraction > 0 and args.data:
+        trajectories = load_many(args.data, world_model.image_size, lazy=True)
+        _train, val = split_indices(len(trajectories), args.val_fraction)
+        trajectory = trajectories[val[0]]
+    else:
+        return None
+    frames, states = trajectory.frames, np.asarray(trajectory.states)
+    start, goal = pick_scene(states, args.landscape_extent)
+    return trajectory.name, frames, states, start, goal
+
+
+def _landscape(world_model, scene, args, when: str) -> dict:
+    from vjepa_ac.training.finetune_report import landscape_summary
+
+    name, frames, states, start, goal = scene
+    png = Path(args.out) / f"landscape_{when}.png"
+    summary = landscape_summary(world_model, frames, states, start, goal, args.landscape_extent,
+                                args.landscape_steps, png, title=f"{name} {start}->{goal}, {when} fine-tuning")
+    return {"episode": name, **summary}
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from vjepa_ac.training.model_setup import build_world_model
@@ -166,13 +206,23 @@ def main(argv=None) -> int:
                             val_dataset=val_dataset)
         if args.resume:
             resume_from_latest(trainer, args.out)
+        report = {}
+        if val_dataset is not None and ctx.is_main:
+            report["val_loss_before"] = trainer.evaluate(val_dataset)["val_loss"]
+        scene = _landscape_scene(args, world_model) if ctx.is_main else None
+        if scene is not None:
+            report["landscape_before"] = _landscape(world_model, scene, args, "before")
         history = trainer.fit()
+        if scene is not None:
+            report["landscape_after"] = _landscape(world_model, scene, args, "after")
         if ctx.is_main:
             timed = [m["clips_per_s"] for m in history[1:]] or [m["clips_per_s"] for m in history]
             summary = {"step": trainer.step, "final_loss": history[-1]["loss"] if history else None,
                        "clips_per_s": sum(timed) / len(timed) if timed else None, "clips": len(dataset),
                        "world_size": ctx.world_size, "checkpoint": str(latest_checkpoint(args.out)),
-                       "val_loss": history[-1].get("val_loss") if history else None}
+                       "val_loss": history[-1].get("val_loss") if history else None, **report}
+            if "val_loss_before" in report:
+                summary["val_loss_after"] = summary["val_loss"]
             print(json.dumps(summary))
     finally:
         shutdown()
