@@ -25,23 +25,21 @@ qos.SERVICE_QUEUE_DEPTH requests (qos.SERVICE_QOS); every request gets an answer
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import Point, PoseStamped
+from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path as PathMsg
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 from std_srvs.srv import SetBool, Trigger
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import MarkerArray
 
 from vjepa_ac.ros.callback_guard import guard_service, guard_subscription
 from vjepa_ac.ros.diagnostics import ERROR, OK, WARN, make_diagnostic_array
@@ -49,13 +47,19 @@ from vjepa_ac.ros.freshness import Sample, freshness_problem, future_stamp_probl
 from vjepa_ac.ros.image_conversion import ImageConversionError, image_msg_to_rgb
 from vjepa_ac.ros.image_limits import ImageLimits, check_image_file, check_image_msg
 from vjepa_ac.ros.image_preprocessing import CROP_MODES, fit_to_square, read_image_file
+from vjepa_ac.ros.model_loading import (
+    cem_config_from_settings,
+    load_world_model_from_settings,
+    make_cem_planner,
+)
 from vjepa_ac.ros.params import (
     PLANNER_PARAMETERS,
     ParameterValueError,
     declare_parameters,
     read_parameters,
 )
-from vjepa_ac.ros.plausibility import PlausibilityLimits, limit_target, position_problem
+from vjepa_ac.ros.plan_display import plan_messages
+from vjepa_ac.ros.plausibility import PlausibilityLimits, limit_target, plan_problem, position_problem
 from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, LATEST_SENSOR_QOS, SERVICE_QOS, VISUALIZATION_QOS
 from vjepa_ac.ros.spinning import spin_nodes
 from vjepa_ac.ros.state_conversion import (
@@ -80,68 +84,6 @@ class _GoalRequest:
     images: list[np.ndarray]
     budgets: list[int]
     source: str
-
-
-def _torch_dtype(name: str):
-    import torch
-
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
-
-
-def load_world_model_from_settings(settings):
-    """Default model loader: `vjepa_ac.models.load_world_model` (empty checkpoint = embedded model)."""
-    from vjepa_ac.models import load_world_model
-
-    if settings.checkpoint and not Path(settings.checkpoint).expanduser().exists():
-        raise FileNotFoundError(f"checkpoint not found: {settings.checkpoint}")
-    accepted = inspect.signature(load_world_model).parameters
-    kwargs = {"device": settings.device}
-    if settings.preset:
-        # Official .pt files store no head count or resolution: the encoder preset supplies them.
-        from vjepa_ac.models import ENCODER_PRESETS
-
-        if settings.preset not in ENCODER_PRESETS:
-            raise ValueError(f"unknown preset {settings.preset!r}; known: {', '.join(sorted(ENCODER_PRESETS))}")
-        preset = ENCODER_PRESETS[settings.preset]
-        for name, value in (("encoder_heads", preset.num_heads), ("image_size", preset.image_size)):
-            if name in accepted:
-                kwargs[name] = value
-    if "dtype" in accepted:
-        kwargs["dtype"] = _torch_dtype(settings.dtype)
-    model = load_world_model(str(Path(settings.checkpoint).expanduser()) if settings.checkpoint else None, **kwargs)
-    if "dtype" not in accepted and settings.dtype != "float32":
-        model = model.to(dtype=_torch_dtype(settings.dtype))
-    if hasattr(model, "eval"):
-        model.eval()
-    return model
-
-
-def cem_config_from_settings(settings):
-    from vjepa_ac.planning.cem import CEMConfig
-
-    return CEMConfig(
-        samples=settings.samples,
-        iterations=settings.iterations,
-        top_k=settings.top_k,
-        horizon=settings.horizon,
-        l1_radius=settings.l1_radius,
-        rotation_enabled=settings.rotation_enabled,
-        rotation_radius=settings.rotation_radius,
-        gripper_enabled=settings.gripper_enabled,
-        gripper_max=settings.gripper_max,
-        frozen_dims=tuple(settings.frozen_dimensions),
-        momentum_mean=settings.momentum_mean,
-        momentum_std=settings.momentum_std,
-        anchor_to_observation=settings.anchor_to_observation,
-        gripper_goal_weight=settings.gripper_goal_weight,
-        seed=settings.seed,
-    )
-
-
-def _make_cem_planner(world_model, settings):
-    from vjepa_ac.planning.cem import CEMPlanner
-
-    return CEMPlanner(world_model, cem_config_from_settings(settings))
 
 
 class PlannerNode(Node):
@@ -267,7 +209,7 @@ class PlannerNode(Node):
             if world_model is None:
                 world_model = (world_model_loader or load_world_model_from_settings)(self.settings)
             self.world_model = world_model
-            self.planner = (planner_factory or _make_cem_planner)(world_model, self.settings)
+            self.planner = (planner_factory or make_cem_planner)(world_model, self.settings)
         except Exception as exc:  # any loader/config failure must leave a live node that reports it
             self._fatal_error = f"cannot load world model from {source}: {type(exc).__name__}: {exc}"
             self.world_model = self.planner = None
@@ -639,7 +581,7 @@ class PlannerNode(Node):
         self._last_encode_seconds = encoded - started
         self._last_plan_seconds = float(result.seconds)
         self._last_step_seconds = time.perf_counter() - started
-        problem = self._check_plan(result)
+        problem = plan_problem(result, self.settings.l1_radius)
         if problem:
             self.get_logger().error(f"plan rejected, no command: {problem}", throttle_duration_sec=2.0)
             return ERROR, f"plan rejected: {problem}"
@@ -682,22 +624,6 @@ class PlannerNode(Node):
             return "; ".join(self._input_errors.values())
         return self._sensor_problem(send_ns)
 
-    def _check_plan(self, result) -> str | None:
-        action = np.asarray(result.action, dtype=np.float64)
-        if action.shape != (7,):
-            return f"action has shape {action.shape}, expected (7,)"
-        if not np.all(np.isfinite(action)):
-            return f"action is not finite: {action}"
-        if not np.isfinite(result.energy):
-            return f"energy is not finite: {result.energy}"
-        l1 = float(np.abs(action[:3]).sum())
-        if l1 > self.settings.l1_radius * (1 + 1e-6) + 1e-9:
-            return f"translation L1 {l1:.4f} m exceeds l1_radius {self.settings.l1_radius:g} m"
-        predicted = np.asarray(result.predicted_states, dtype=np.float64)
-        if predicted.ndim != 2 or predicted.shape[1] != 7 or not np.all(np.isfinite(predicted)):
-            return f"predicted states invalid (shape {predicted.shape})"
-        return None
-
     # ---- outputs --------------------------------------------------------------------------------
     def _header(self, msg, frame: str):
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -717,34 +643,10 @@ class PlannerNode(Node):
         self._delta_pub.publish(delta)
 
     def _publish_plan(self, state: np.ndarray, predicted: np.ndarray, frame: str, energy: float) -> None:
-        path = self._header(PathMsg(), frame)
-        for row in [state, *predicted]:
-            waypoint = self._header(PoseStamped(), frame)
-            waypoint.pose = state_to_pose_msg(row)
-            path.poses.append(waypoint)
+        path, markers = plan_messages(state, predicted, frame, self.get_clock().now().to_msg(), energy)
         self._path_pub.publish(path)
+        self._marker_pub.publish(markers)
         self._energy_pub.publish(Float64(data=float(energy)))
-
-        points = [Point(x=float(r[0]), y=float(r[1]), z=float(r[2])) for r in [state, *predicted]]
-        line = self._header(Marker(), frame)
-        line.ns, line.id, line.type, line.action = "vjepa_ac_plan", 0, Marker.LINE_STRIP, Marker.ADD
-        line.scale.x = 0.005
-        line.color.r, line.color.g, line.color.b, line.color.a = 0.1, 0.6, 1.0, 1.0
-        line.pose.orientation.w = 1.0
-        line.points = points
-        target = self._header(Marker(), frame)
-        target.ns, target.id, target.type, target.action = "vjepa_ac_plan", 1, Marker.SPHERE, Marker.ADD
-        target.pose = state_to_pose_msg(predicted[-1])
-        target.scale.x = target.scale.y = target.scale.z = 0.02
-        target.color.r, target.color.g, target.color.b, target.color.a = 1.0, 0.5, 0.0, 1.0
-        label = self._header(Marker(), frame)
-        label.ns, label.id, label.type, label.action = "vjepa_ac_plan", 2, Marker.TEXT_VIEW_FACING, Marker.ADD
-        label.pose = state_to_pose_msg(predicted[-1])
-        label.pose.position.z += 0.05
-        label.scale.z = 0.03
-        label.color.r = label.color.g = label.color.b = label.color.a = 1.0
-        label.text = f"energy {energy:.4f}"
-        self._marker_pub.publish(MarkerArray(markers=[line, target, label]))
 
     def _status_values(self, now_ns: int) -> dict:
         with self._lock:

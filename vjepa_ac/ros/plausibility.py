@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PlausibilityLimits", "WORKSPACE_ACTIONS", "position_problem", "limit_target"]
+__all__ = ["PlausibilityLimits", "WORKSPACE_ACTIONS", "position_problem", "limit_target", "plan_problem"]
 
 WORKSPACE_ACTIONS = ("clamp", "refuse")
 
@@ -68,3 +68,21 @@ def limit_target(target, limits: PlausibilityLimits) -> tuple[np.ndarray | None,
     clamped = target.copy()
     clamped[:3] = np.clip(target[:3], limits.workspace_min, limits.workspace_max)
     return clamped, f"{problem}: clamped to ({clamped[0]:.3f}, {clamped[1]:.3f}, {clamped[2]:.3f})"
+
+
+def plan_problem(result, l1_radius: float) -> str | None:
+    """Why a planner result must not become a command (wrong shape, not finite, outside the L1 ball)."""
+    action = np.asarray(result.action, dtype=np.float64)
+    if action.shape != (7,):
+        return f"action has shape {action.shape}, expected (7,)"
+    if not np.all(np.isfinite(action)):
+        return f"action is not finite: {action}"
+    if not np.isfinite(result.energy):
+        return f"energy is not finite: {result.energy}"
+    l1 = float(np.abs(action[:3]).sum())
+    if l1 > l1_radius * (1 + 1e-6) + 1e-9:
+        return f"translation L1 {l1:.4f} m exceeds l1_radius {l1_radius:g} m"
+    predicted = np.asarray(result.predicted_states, dtype=np.float64)
+    if predicted.ndim != 2 or predicted.shape[1] != 7 or not np.all(np.isfinite(predicted)):
+        return f"predicted states invalid (shape {predicted.shape})"
+    return None
