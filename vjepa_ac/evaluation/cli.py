@@ -1,8 +1,10 @@
-"""`vjepa-ac-eval`: success rates of goal-image tasks in simulation for any checkpoint and planner."""
+"""`vjepa-ac-eval`: success rates of goal-image tasks in simulation for the planner (any checkpoint) and its
+baselines (oracle, blind, random), under protocol v2 (default) or near-cube, with provenance in the JSON."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -10,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vjepa_ac.evaluation.episode_runner import run_episode
+from vjepa_ac.evaluation.episode_runner import run_policy_episode
+from vjepa_ac.evaluation.policies import POLICIES, make_policy
+from vjepa_ac.evaluation.provenance import SEED_RANGES, git_state, model_file_hashes, run_seed_range
 from vjepa_ac.evaluation.reports import markdown_table, plot_energy_and_latency, write_episode_gif
-from vjepa_ac.evaluation.tasks import EVALUATION_SEED_START, TASKS, make_task
+from vjepa_ac.evaluation.tasks import DEFAULT_PROTOCOL, EVALUATION_SEED_START, PROTOCOLS, TASKS, make_task
 from vjepa_ac.planning.goal_gripper import (
     DEFAULT_GRIPPER_GOAL_WEIGHT,
     DEFAULT_READOUT_MIN_CONFIDENCE,
@@ -24,8 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vjepa-ac-eval", description=__doc__)
     p.add_argument("--engine", choices=["mujoco", "pybullet"], default="mujoco")
     p.add_argument("--task", choices=sorted(TASKS), default="reach")
+    p.add_argument("--protocol", choices=PROTOCOLS, default=DEFAULT_PROTOCOL,
+                   help="v2: the hand starts 20-35 cm above the table, 12-25 cm (xy) from the cube; near-cube: the "
+                        "earlier protocol (grasping tasks start just above the cube, reach tasks at home)")
+    p.add_argument("--policy", choices=POLICIES, default="planner",
+                   help="planner: CEM on the world model; oracle: greedy on the true sub-goal poses; blind: no camera "
+                        "and no goal images; random: uniform actions within the planner's bounds")
     p.add_argument("--episodes", type=int, default=10)
-    p.add_argument("--seed", type=int, default=EVALUATION_SEED_START, help="first seed; episode i uses seed+i")
+    p.add_argument("--seed", type=int, default=EVALUATION_SEED_START,
+                   help="first seed; episode i uses seed+i. Development {}-{}, test {}-{} (release tables only), "
+                        ">= 200000 other".format(*SEED_RANGES["development"], *SEED_RANGES["test"]))
     p.add_argument("--checkpoint", default=None, help="model directory or official .pt (default: embedded model)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--camera-size", type=int, default=None,
@@ -61,9 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def summarize(task: str, engine: str, records: list, settings: dict) -> dict:
+def summarize(task: str, engine: str, records: list, settings: dict, provenance: dict | None = None) -> dict:
     successes = sum(r.success for r in records)
-    return {
+    summary = {
         "task": task,
         "engine": engine,
         "episodes": len(records),
@@ -72,52 +84,71 @@ def summarize(task: str, engine: str, records: list, settings: dict) -> dict:
         "mean_final_distance_m": float(np.mean([r.final_distance_m for r in records])) if records else float("nan"),
         "seconds_per_action": float(np.mean([t for r in records for t in r.plan_seconds])) if records else 0.0,
         "settings": settings,
-        "records": [r.to_json() for r in records],
     }
+    if provenance is not None:
+        summary["provenance"] = provenance
+    summary["records"] = [r.to_json() for r in records]
+    return summary
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.episodes < 1:
         raise SystemExit("--episodes must be >= 1")
-    if args.seed < EVALUATION_SEED_START and not args.allow_training_seeds:
+    try:
+        seed_range = run_seed_range(args.seed, args.episodes)
+    except ValueError as error:
+        raise SystemExit(f"--seed {args.seed} --episodes {args.episodes}: {error}") from error
+    if seed_range == "training" and not args.allow_training_seeds:
         raise SystemExit(f"--seed {args.seed} overlaps the training seeds (< {EVALUATION_SEED_START}); "
                          "pass --allow-training-seeds to do it anyway")
     try:
         budgets = None if args.budgets is None else [int(b) for b in args.budgets.split(",") if b.strip()]
-        task = make_task(args.task, budgets=budgets)
+        task = make_task(args.task, budgets=budgets, protocol=args.protocol)
     except ValueError as error:
         raise SystemExit(f"--budgets {args.budgets!r}: {error}") from error
+    print(f"vjepa-ac-eval: {args.task} ({args.protocol}), policy {args.policy}, seeds {args.seed}-"
+          f"{args.seed + args.episodes - 1}: {seed_range} range", flush=True)
     from tqdm import tqdm
 
-    from vjepa_ac.models import CheckpointError, load_world_model
-    from vjepa_ac.planning import CEMConfig, CEMPlanner
     from vjepa_ac.simulation import make_sim
 
-    world_model = load_world_model(args.checkpoint, device=args.device)
-    overrides = {} if args.gripper_min_gain is None else {"gripper_min_gain": args.gripper_min_gain}
-    overrides["anchor_to_observation"] = args.anchor_to_observation
-    overrides["gripper_goal_weight"] = args.gripper_goal_weight
-    try:
-        goal_gripper = GoalGripper.for_model(args.checkpoint, args.gripper_readout,
-                                             args.readout_min_confidence) if args.gripper_goal_weight > 0 else None
-    except (ValueError, OSError, CheckpointError) as error:
-        raise SystemExit(f"gripper readout: {error}") from error
-    config = CEMConfig(samples=args.samples, iterations=args.iters, top_k=args.top_k, horizon=args.horizon,
-                       l1_radius=args.l1_radius, **overrides)
-    planner = CEMPlanner(world_model, config)
-    if args.camera_size is None:
-        args.camera_size = world_model.image_size
+    world_model = planner = goal_gripper = config = None
+    model_hashes = {"model": {}, "readout": {}}
+    if args.policy == "planner":
+        from vjepa_ac.models import CheckpointError, load_world_model
+        from vjepa_ac.planning import CEMConfig, CEMPlanner
+
+        world_model = load_world_model(args.checkpoint, device=args.device)
+        overrides = {} if args.gripper_min_gain is None else {"gripper_min_gain": args.gripper_min_gain}
+        overrides["anchor_to_observation"] = args.anchor_to_observation
+        overrides["gripper_goal_weight"] = args.gripper_goal_weight
+        try:
+            goal_gripper = GoalGripper.for_model(args.checkpoint, args.gripper_readout,
+                                                 args.readout_min_confidence) if args.gripper_goal_weight > 0 else None
+        except (ValueError, OSError, CheckpointError) as error:
+            raise SystemExit(f"gripper readout: {error}") from error
+        config = CEMConfig(samples=args.samples, iterations=args.iters, top_k=args.top_k, horizon=args.horizon,
+                           l1_radius=args.l1_radius, **overrides)
+        planner = CEMPlanner(world_model, config)
+        model_hashes = model_file_hashes(args.checkpoint, None if goal_gripper is None else goal_gripper.source)
+        if args.camera_size is None:
+            args.camera_size = world_model.image_size
+    elif args.camera_size is None:  # the planner's camera, so every policy sees the same rendered episode
+        from vjepa_ac.models import world_model_image_size
+
+        args.camera_size = world_model_image_size(args.checkpoint or None)
+    policy = make_policy(args.policy, world_model, planner, None if goal_gripper is None else
+                         (lambda image, _setup, _index: goal_gripper.closedness(image)))
+    provenance = {**git_state(), "model_files": model_hashes}
     sim = make_sim(args.engine, image_size=args.camera_size)
     records = []
     started = time.time()
     try:
-        progress = tqdm(range(args.episodes), desc=f"{args.task}/{args.engine}", unit="episode")
+        progress = tqdm(range(args.episodes), desc=f"{args.task}/{args.engine}/{args.policy}", unit="episode")
         for i in progress:
-            record = run_episode(sim, world_model, planner, task, args.seed + i,
-                                 record_frames=args.out is not None and i < args.gifs,
-                                 goal_gripper=None if goal_gripper is None else
-                                 (lambda image, _setup, _index: goal_gripper.closedness(image)))
+            record = run_policy_episode(sim, policy, task, args.seed + i,
+                                        record_frames=args.out is not None and i < args.gifs)
             records.append(record)
             rate = sum(r.success for r in records) / len(records)
             progress.set_postfix(success=f"{rate:.0%}", dist=f"{record.final_distance_m:.3f}")
@@ -125,18 +156,19 @@ def main(argv=None) -> int:
                 write_episode_gif(record, args.out / f"{args.task}_{args.engine}_seed{record.seed}.gif")
     finally:
         sim.close()
-    settings = {"checkpoint": args.checkpoint or "embedded", "samples": args.samples, "iterations": args.iters,
-                "top_k": args.top_k, "horizon": args.horizon, "l1_radius": args.l1_radius,
-                "gripper_min_gain": config.gripper_min_gain, "anchor_to_observation": config.anchor_to_observation,
-                "gripper_goal_weight": config.gripper_goal_weight,
+    settings = {"protocol": args.protocol, "policy": args.policy, "seed_range": seed_range,
+                "checkpoint": (args.checkpoint or "embedded") if args.policy == "planner" else None,
+                "planner": None if config is None else dataclasses.asdict(config),
                 "gripper_readout": None if goal_gripper is None else str(goal_gripper.source),
                 "readout_min_confidence": None if goal_gripper is None else goal_gripper.min_confidence,
-                "camera_size": args.camera_size, "first_seed": args.seed, "budgets": budgets, "device": args.device,
+                "camera_size": args.camera_size, "first_seed": args.seed, "budgets": list(task.budgets),
+                "budgets_overridden": budgets is not None, "device": args.device,
                 "wall_seconds": time.time() - started}
-    summary = summarize(args.task, args.engine, records, settings)
+    summary = summarize(args.task, args.engine, records, settings, provenance)
     print(markdown_table([summary]), end="")
     if args.out is not None:
-        plot_energy_and_latency(records, args.out / f"{args.task}_{args.engine}_energy_latency.png")
+        if args.policy == "planner":
+            plot_energy_and_latency(records, args.out / f"{args.task}_{args.engine}_energy_latency.png")
         (args.out / f"{args.task}_{args.engine}.md").write_text(markdown_table([summary]))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,14 +1,13 @@
-"""One closed-loop episode: observe, encode, plan with CEM, execute the first action, repeat."""
+"""One closed-loop episode: observe, act (plan with CEM, or a baseline policy), execute, repeat."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 
-from vjepa_ac.planning import CEMPlanner, SubgoalSchedule
-from vjepa_ac.planning.goal_gripper import gripper_target
+from vjepa_ac.evaluation.policies import PlannerPolicy, Policy
+from vjepa_ac.planning import CEMPlanner
 
 
 @dataclasses.dataclass
@@ -22,7 +21,7 @@ class EpisodeRecord:
     final_distance_m: float
     actions_executed: int
     seconds_per_action: float
-    energies: list[float]
+    energies: list[float | None]  # the planner's; None for policies without an energy
     plan_seconds: list[float]
     distances_m: list[float]
     subgoal_index: list[int]
@@ -46,29 +45,26 @@ def run_episode(sim, world_model, planner: CEMPlanner, task, seed: int, record_f
     readout of the goal image, or ground truth for a diagnostic bound); where it answers None the planner
     aims to hold the gripper as it is. Without `goal_gripper` the image energy alone decides the gripper.
     """
+    return run_policy_episode(sim, PlannerPolicy(world_model, planner, goal_gripper), task, seed, record_frames)
+
+
+def run_policy_episode(sim, policy: Policy, task, seed: int, record_frames: bool = False) -> EpisodeRecord:
+    """Run `task` from `seed` with any policy for exactly sum(budgets) actions; judged by `task.evaluate`."""
     obs, setup = task.setup(sim, seed)
-    goal_tokens = [world_model.encode(image)[0] for image in setup.goal_images]
-    goal_grippers = [None if goal_gripper is None else goal_gripper(image, setup, i)
-                     for i, image in enumerate(setup.goal_images)]
-    schedule = SubgoalSchedule(goal_tokens, setup.budgets)
-    planner.reset(seed)
+    policy.reset(sim, obs, setup, task, seed)
     energies, plan_seconds, distances, stages, actions = [], [], [], [], []
     frames = [obs.image] if record_frames else []
-    while not schedule.done:
-        stage = schedule.index
-        tokens = world_model.encode(obs.image)[0]
-        started = time.perf_counter()
-        target = None if goal_gripper is None else gripper_target(goal_grippers[stage], obs.ee_state[6])
-        result = planner.plan(tokens, obs.ee_state, schedule.current_goal(), target)
-        plan_seconds.append(time.perf_counter() - started)
-        obs = sim.step(result.action)
-        schedule.advance(result.energy)
-        energies.append(float(result.energy))
-        stages.append(int(stage))
-        actions.append([float(a) for a in result.action])
-        distances.append(float(task.distance(sim, obs, setup)))
-        if record_frames:
-            frames.append(obs.image)
+    for stage, budget in enumerate(setup.budgets):
+        for _ in range(budget):
+            step = policy.act(obs, stage)
+            plan_seconds.append(float(step.seconds))
+            obs = sim.step(step.action)
+            energies.append(None if step.energy is None else float(step.energy))
+            stages.append(int(stage))
+            actions.append([float(a) for a in step.action])
+            distances.append(float(task.distance(sim, obs, setup)))
+            if record_frames:
+                frames.append(obs.image)
     success, final_distance, details = task.evaluate(sim, obs, setup)
     return EpisodeRecord(
         task=task.name,
@@ -83,7 +79,7 @@ def run_episode(sim, world_model, planner: CEMPlanner, task, seed: int, record_f
         distances_m=distances,
         subgoal_index=stages,
         actions=actions,
-        details=details if goal_gripper is None else {**details, "goal_grippers": goal_grippers},
+        details={**details, **policy.episode_details()},
         frames=frames,
         goal_images=list(setup.goal_images) if record_frames else [],
     )

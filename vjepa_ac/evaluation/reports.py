@@ -17,6 +17,7 @@ def _panel(image: np.ndarray) -> Image.Image:
 def _energy_strip(energies: list[float], upto: int, width: int, height: int = 60) -> Image.Image:
     strip = Image.new("RGB", (width, height), (250, 250, 250))
     draw = ImageDraw.Draw(strip)
+    energies = [e for e in energies if e is not None]  # baselines have no energy
     if energies:
         lo, hi = min(energies), max(energies)
         span = max(hi - lo, 1e-9)
@@ -76,7 +77,7 @@ def plot_energy_and_latency(records: list, path: str | Path) -> Path:
 
     fig, (ax_e, ax_t) = plt.subplots(1, 2, figsize=(10, 3.5))
     for r in records:
-        ax_e.plot(r.energies, color="tab:green" if r.success else "tab:red", alpha=0.6, linewidth=1)
+        ax_e.plot([np.nan if e is None else e for e in r.energies], color="tab:green" if r.success else "tab:red", alpha=0.6, linewidth=1)
     ax_e.set_xlabel("action")
     ax_e.set_ylabel("CEM energy (L1 to goal tokens)")
     ax_e.set_title("energy (green: success, red: failure)")

@@ -35,6 +35,7 @@ class TaskOptions:
     camera_jitter: float = 0.0  # metres of uniform camera position noise (0 = fixed camera)
     include_cup: bool = True
     start_near_cube: bool = False  # open hand 6-12 cm above the table, 0-2 cm from above the cube (else the home pose)
+    start_away_from_cube: bool = False  # open hand 20-35 cm above the table, 12-25 cm (xy) from the cube
 
     def __post_init__(self):
         if not np.isfinite(self.camera_jitter) or not 0.0 <= self.camera_jitter <= 0.1:

@@ -32,6 +32,12 @@ EE_START = np.array([0.45, 0.0, 0.30, np.pi, 0.0, 0.0])
 # 10/20 (19/20 from here; tests/test_evaluation_tasks.py::test_greedy_oracle_solves_the_protocol).
 NEAR_CUBE_START_HEIGHT = (0.06, 0.12)
 NEAR_CUBE_START_RADIUS = (0.0, 0.02)
+# `start_away_from_cube` (evaluation protocol v2): the open hand starts this high above the table and this far
+# from the cube in xy, so reaching the cube needs seeing where it is (a hand straight above it needs no camera).
+AWAY_START_HEIGHT = (0.20, 0.35)
+AWAY_START_RADIUS = (0.12, 0.25)
+# Where such a start may lie in xy: inside the controller's default workspace box with 2 cm to spare.
+AWAY_START_XY_BOX = ((0.27, 0.73), (-0.33, 0.33))
 
 CUBE_REGION = ((0.42, 0.62), (-0.16, 0.16))
 TARGET_REGION = ((0.38, 0.66), (-0.22, 0.22))
@@ -113,6 +119,19 @@ def _random_color(rng: np.random.Generator) -> tuple[float, float, float, float]
     return (r, g, b, 1.0)
 
 
+def _away_start(rng: np.random.Generator, cube_xy: np.ndarray) -> np.ndarray:
+    """Open-hand start AWAY_START_RADIUS from the cube in xy and AWAY_START_HEIGHT above the table."""
+    radius = rng.uniform(*AWAY_START_RADIUS)
+    height = rng.uniform(*AWAY_START_HEIGHT)
+    (x_low, x_high), (y_low, y_high) = AWAY_START_XY_BOX
+    for _ in range(1000):  # uniform direction among those that keep the hand inside the workspace
+        angle = rng.uniform(-np.pi, np.pi)
+        x, y = cube_xy[0] + radius * np.cos(angle), cube_xy[1] + radius * np.sin(angle)
+        if x_low <= x <= x_high and y_low <= y <= y_high:
+            return np.array([x, y, TABLE_TOP_Z + height])
+    raise RuntimeError(f"no start {radius:.3f} m from the cube at {cube_xy} inside {AWAY_START_XY_BOX}")
+
+
 def sample_layout(rng: np.random.Generator, options) -> SceneLayout:
     # Objects: rejection-sample a cube, a target 15-30 cm away and a cup clear of both.
     for _ in range(1000):
@@ -153,9 +172,13 @@ def sample_layout(rng: np.random.Generator, options) -> SceneLayout:
     start_angle = rng.uniform(-np.pi, np.pi)
     start_height = rng.uniform(*NEAR_CUBE_START_HEIGHT)
     ee_start = EE_START.copy()
+    if options.start_near_cube and options.start_away_from_cube:
+        raise ValueError("start_near_cube and start_away_from_cube exclude each other")
     if options.start_near_cube:
         ee_start[:3] = (cube_xy[0] + start_radius * np.cos(start_angle),
                         cube_xy[1] + start_radius * np.sin(start_angle), TABLE_TOP_Z + start_height)
+    if options.start_away_from_cube:  # drawn after everything else, so no other quantity of the seed moves
+        ee_start[:3] = _away_start(rng, cube_xy)
     cube_pose = np.concatenate([[cube_xy[0], cube_xy[1], TABLE_TOP_Z + CUBE_HALF], _yaw_quat(cube_yaw)])
     cup_pose = (np.concatenate([[cup_xy[0], cup_xy[1], TABLE_TOP_Z], _yaw_quat(cup_yaw)])
                 if options.include_cup else None)

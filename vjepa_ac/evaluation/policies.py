@@ -1,0 +1,296 @@
+"""The policies `vjepa-ac-eval` compares on the same tasks, seeds and success tests.
+
+- `planner`: CEM in the world model's latent space toward the goal images (the method under test);
+- `oracle`: the greedy oracle, one step ahead on the ground-truth sub-goal poses (the protocol's ceiling);
+- `blind`: no camera and no goal images, only proprioception and what the task's protocol says about where
+  things are in general (the control: what a policy gets without seeing anything);
+- `random`: uniform actions within the planner's action bounds.
+
+A policy sees `reset(sim, obs, setup, task, seed)` once and then `act(obs, stage)` for each action; the
+episode runner calls them exactly sum(budgets) times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+
+import numpy as np
+
+from vjepa_ac.evaluation.greedy_oracle import greedy_action, subgoal_ee_poses
+from vjepa_ac.planning.action_space import ActionSpace
+from vjepa_ac.simulation.expert import GRASP_Z, LIFT_Z, PLACE_Z, PREGRASP_Z, RETREAT_Z, SUCCESS_XY_TOL
+from vjepa_ac.simulation.scene_layout import (
+    AWAY_START_RADIUS,
+    AWAY_START_XY_BOX,
+    NEAR_CUBE_START_RADIUS,
+    sample_layout,
+)
+
+POLICIES = ("planner", "oracle", "blind", "random")
+
+
+@dataclasses.dataclass
+class PolicyStep:
+    action: np.ndarray
+    energy: float | None = None  # the planner's energy of its chosen action; None for the other policies
+    seconds: float = 0.0
+
+
+class Policy:
+    name = "abstract"
+
+    def reset(self, sim, obs, setup, task, seed: int) -> None:
+        """Start an episode: `setup` holds the goal images and budgets; `obs` is the first observation."""
+
+    def act(self, obs, stage: int) -> PolicyStep:
+        raise NotImplementedError
+
+    def episode_details(self) -> dict:
+        """Per-episode extras for the record (e.g. the planner's goal-gripper decisions)."""
+        return {}
+
+
+class PlannerPolicy(Policy):
+    """CEM on the world model's energy toward the current goal image (with the goal-image gripper readout)."""
+
+    name = "planner"
+
+    def __init__(self, world_model, planner, goal_gripper=None):
+        """`goal_gripper(goal_image, setup, index) -> closedness | None`; None plans with the image energy alone."""
+        self.world_model, self.planner, self.goal_gripper = world_model, planner, goal_gripper
+        self.goal_tokens, self.goal_grippers = [], []
+
+    def reset(self, sim, obs, setup, task, seed):
+        self.goal_tokens = [self.world_model.encode(image)[0] for image in setup.goal_images]
+        self.goal_grippers = [None if self.goal_gripper is None else self.goal_gripper(image, setup, i)
+                              for i, image in enumerate(setup.goal_images)]
+        self.planner.reset(seed)
+
+    def act(self, obs, stage):
+        from vjepa_ac.planning.goal_gripper import gripper_target
+
+        tokens = self.world_model.encode(obs.image)[0]
+        started = time.perf_counter()
+        target = None if self.goal_gripper is None else gripper_target(self.goal_grippers[stage], obs.ee_state[6])
+        result = self.planner.plan(tokens, obs.ee_state, self.goal_tokens[stage], target)
+        return PolicyStep(np.asarray(result.action, dtype=np.float64), float(result.energy),
+                          time.perf_counter() - started)
+
+    def episode_details(self):
+        return {} if self.goal_gripper is None else {"goal_grippers": self.goal_grippers}
+
+
+class OraclePolicy(Policy):
+    """The greedy oracle (`greedy_oracle.py`) on the task's ground-truth sub-goal poses and budgets.
+
+    Single-goal pick-and-place shows one image; its oracle follows the pick-and-place sub-goal poses it was
+    not shown (`setup.info["oracle_plan"]`), so it bounds what any one-step planner could do within the budget.
+    """
+
+    name = "oracle"
+
+    def __init__(self, space: ActionSpace | None = None):
+        self.space = space or ActionSpace()
+        self.schedule: list[np.ndarray] = []
+        self.step = 0
+
+    def reset(self, sim, obs, setup, task, seed):
+        plan = setup.info.get("oracle_plan")
+        if plan is not None:
+            poses, budgets = [np.asarray(p, dtype=np.float64) for p in plan["ee_poses"]], plan["budgets"]
+        else:
+            poses, budgets = subgoal_ee_poses(setup), setup.budgets
+        self.schedule = [pose for pose, budget in zip(poses, budgets) for _ in range(int(budget))]
+        self.step = 0
+
+    def act(self, obs, stage):
+        goal = self.schedule[min(self.step, len(self.schedule) - 1)]
+        self.step += 1
+        return PolicyStep(greedy_action(obs.ee_state, goal, self.space))
+
+
+class RandomPolicy(Policy):
+    """Uniform actions in the planner's bounds: translation uniform in its L1 ball, gripper uniform in
+    [-gripper_max, gripper_max], rotation frozen as the planner's; seeded by the episode seed."""
+
+    name = "random"
+
+    def __init__(self, space: ActionSpace | None = None):
+        self.space = space or ActionSpace()
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, sim, obs, setup, task, seed):
+        self.rng = np.random.default_rng([seed, 7])
+
+    def act(self, obs, stage):
+        return PolicyStep(random_action(self.rng, self.space))
+
+
+def random_action(rng: np.random.Generator, space: ActionSpace) -> np.ndarray:
+    """One action uniform in the feasible set (frozen dimensions zero)."""
+    # Uniform in the 3-D L1 ball: a uniform point of the simplex (sorted uniforms' gaps), random signs, and a
+    # radius with density ~ r^2 (volume grows with r^3).
+    gaps = np.diff(np.concatenate([[0.0], np.sort(rng.uniform(size=2)), [1.0]]))
+    translation = gaps * rng.choice([-1.0, 1.0], size=3) * space.translation_radius * rng.uniform() ** (1 / 3)
+    action = np.zeros(7)
+    action[:3] = translation
+    action[6] = rng.uniform(-space.gripper_max, space.gripper_max)
+    return action * np.array([0.0 if f else 1.0 for f in space.frozen])
+
+
+# ---- the blind baseline -----------------------------------------------------------------------------------
+BLIND_PRIOR_SAMPLES = 20000
+# Within this xy distance of the cube's centre an open hand lowered straight down closes on the cube (5.5 cm
+# cube, 8 cm finger opening): the radius the blind policy maximises the probability of.
+BLIND_CAPTURE_RADIUS = 0.015
+BLIND_WAYPOINT_TOLERANCE = 0.003
+
+
+@functools.lru_cache(maxsize=2)
+def _layout_prior(n: int = BLIND_PRIOR_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """(cube xy, target xy) of n scenes drawn by the simulator's own layout sampler, from a stream no episode
+    seed uses; the blind policy's knowledge of where things are in general."""
+    from vjepa_ac.simulation.interface import TaskOptions
+
+    options = TaskOptions()
+    cubes, targets = np.empty((n, 2)), np.empty((n, 2))
+    for k in range(n):
+        layout = sample_layout(np.random.default_rng([0xB1, k]), options)
+        cubes[k], targets[k] = layout.cube_pose[:2], layout.target_xy
+    return cubes, targets
+
+
+def _start_likelihood(start_xy: np.ndarray, cubes: np.ndarray, protocol: str) -> np.ndarray:
+    """p(start xy | cube xy) up to a constant, for the protocol's start distribution (scene_layout.py):
+    radius uniform in its range, direction uniform among those that keep the start in AWAY_START_XY_BOX."""
+    offset = start_xy[None, :] - cubes
+    r = np.linalg.norm(offset, axis=1)
+    low, high = AWAY_START_RADIUS if protocol == "v2" else NEAR_CUBE_START_RADIUS
+    inside = (r >= low) & (r <= high)
+    weights = np.where(inside, 1.0 / np.maximum(r, 1e-3), 0.0)
+    if protocol == "v2":  # the fraction of directions the sampler could have chosen at that radius
+        angles = np.linspace(-np.pi, np.pi, 90, endpoint=False)
+        x = cubes[:, :1] + r[:, None] * np.cos(angles)[None, :]
+        y = cubes[:, 1:] + r[:, None] * np.sin(angles)[None, :]
+        (x_low, x_high), (y_low, y_high) = AWAY_START_XY_BOX
+        valid = ((x >= x_low) & (x <= x_high) & (y >= y_low) & (y <= y_high)).mean(axis=1)
+        weights = np.where(valid > 0, weights / np.maximum(valid, 1e-9), 0.0)
+    return weights
+
+
+def _best_point(points: np.ndarray, weights: np.ndarray, radius: float) -> np.ndarray:
+    """Among `points`, the one whose `radius` disc holds the most weight of `points` (the posterior's best guess
+    for a success that needs being within `radius`)."""
+    keep = weights > 0
+    points, weights = points[keep], weights[keep]
+    if len(points) > 3000:  # candidates: the heaviest points (the densest region holds most of them)
+        candidates = points[np.argsort(weights)[-3000:]]
+    else:
+        candidates = points
+    close = np.linalg.norm(candidates[:, None, :] - points[None, :, :], axis=2) <= radius
+    return candidates[int(np.argmax(close.astype(np.float64) @ weights))]
+
+
+def blind_grasp_and_target(start_xy: np.ndarray, protocol: str) -> tuple[np.ndarray, np.ndarray]:
+    """Where the blind policy lowers the hand (most probable cube xy within BLIND_CAPTURE_RADIUS, given only
+    where the hand starts) and where it sets the cube down (most probable target within SUCCESS_XY_TOL, given
+    that the cube was there)."""
+    cubes, targets = _layout_prior()
+    weights = _start_likelihood(np.asarray(start_xy[:2], dtype=np.float64), cubes, protocol)
+    if not weights.any():
+        raise RuntimeError(f"no scene of the prior has a cube that could start the hand at {start_xy[:2]}")
+    grasp = _best_point(cubes, weights, BLIND_CAPTURE_RADIUS)
+    grasped = weights * (np.linalg.norm(cubes - grasp, axis=1) <= BLIND_CAPTURE_RADIUS)
+    target = _best_point(targets, grasped if grasped.any() else weights, SUCCESS_XY_TOL)
+    return grasp, target
+
+
+def _reach_goal_prior(start: np.ndarray, low: np.ndarray, high: np.ndarray, min_dist: float, max_dist: float,
+                      min_z: float, n: int = 4000) -> np.ndarray:
+    """Goal positions drawn as `sample_reach_goal` draws them (random direction and distance, kept inside the
+    workspace), without its IK check; from a fixed stream."""
+    rng = np.random.default_rng([0xB1, 1])
+    direction = rng.normal(size=(4 * n, 3))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    xyz = start[None, :] + rng.uniform(min_dist, max_dist, size=(4 * n, 1)) * direction
+    ok = np.all(xyz >= np.maximum(low, [-np.inf, -np.inf, min_z]), axis=1) & np.all(xyz <= high, axis=1)
+    return xyz[ok][:n]
+
+
+class BlindPolicy(Policy):
+    """The best we know to do without the camera or the goal images.
+
+    It knows the task, its protocol and budgets, and reads only proprioception (`obs.ee_state`); it never
+    looks at `obs.image`, `obs.object_poses`, the goal images or the task's ground truth. Where the protocol
+    leaves the cube (or goal) uncertain, it goes where that is most probably within reach of success, using the
+    simulator's own layout distribution: grasping tasks lower the open hand over the most probable cube
+    position given where the hand starts (straight down when it starts above the cube), close and lift in one
+    action, and for pick-and-place carry to the most probable target, lower, open and retreat. Reach tasks go
+    to the most probable goal position.
+    """
+
+    name = "blind"
+
+    def __init__(self, space: ActionSpace | None = None):
+        self.space = space or ActionSpace()
+        self.waypoints: list[np.ndarray] = []
+        self.orientation = np.zeros(3)
+        self.plan_info: dict = {}
+
+    def reset(self, sim, obs, setup, task, seed):
+        from vjepa_ac.evaluation.tasks import GRASP_TASK_LIFT_Z
+
+        start = np.asarray(obs.ee_state, dtype=np.float64)
+        self.orientation = start[3:6]
+
+        def pose(xy, z, gripper):
+            return np.concatenate([[xy[0], xy[1], z], self.orientation, [gripper]])
+
+        if task.name in ("reach", "reach-with-object"):
+            bounds = sim.workspace_bounds
+            min_z = getattr(task, "MIN_GOAL_TCP_Z", 0.08)
+            goals = _reach_goal_prior(start[:3], np.asarray(bounds.low), np.asarray(bounds.high),
+                                      task.min_distance, task.max_distance, min_z)
+            goal = _best_point(goals, np.ones(len(goals)), task.tolerance_m)
+            self.waypoints = [np.concatenate([goal, self.orientation, [start[6]]])]
+            self.plan_info = {"blind_goal_xyz": goal.round(4).tolist()}
+            return
+        grasp, target = blind_grasp_and_target(start[:2], task.protocol)
+        self.waypoints = [pose(grasp, max(start[2], PREGRASP_Z) if task.protocol == "v2" else start[2], 0.0),
+                          pose(grasp, GRASP_Z, 0.0)]
+        if task.name == "grasp":
+            self.waypoints.append(pose(grasp, GRASP_TASK_LIFT_Z, 1.0))
+        else:
+            self.waypoints += [pose(grasp, LIFT_Z, 1.0), pose(target, LIFT_Z, 1.0), pose(target, PLACE_Z, 1.0),
+                               pose(target, PLACE_Z, 0.0), pose(target, RETREAT_Z, 0.0)]
+        self.plan_info = {"blind_grasp_xy": grasp.round(4).tolist(), "blind_target_xy": target.round(4).tolist()}
+
+    def act(self, obs, stage):
+        state = np.asarray(obs.ee_state, dtype=np.float64)
+        while len(self.waypoints) > 1:
+            goal = self.waypoints[0]
+            if (np.linalg.norm(goal[:3] - state[:3]) <= BLIND_WAYPOINT_TOLERANCE
+                    and abs(goal[6] - state[6]) < 1e-6):
+                self.waypoints.pop(0)
+                continue
+            break
+        return PolicyStep(greedy_action(state, self.waypoints[0], self.space))
+
+    def episode_details(self):
+        return dict(self.plan_info)
+
+
+def make_policy(name: str, world_model=None, planner=None, goal_gripper=None) -> Policy:
+    if name == "planner":
+        if world_model is None or planner is None:
+            raise ValueError("the planner policy needs a world model and a planner")
+        return PlannerPolicy(world_model, planner, goal_gripper)
+    if name == "oracle":
+        return OraclePolicy()
+    if name == "blind":
+        return BlindPolicy()
+    if name == "random":
+        return RandomPolicy()
+    raise ValueError(f"unknown policy {name!r}; choose one of {POLICIES}")
