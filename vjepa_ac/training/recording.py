@@ -135,12 +135,14 @@ class EpisodeRecording:
         """Take one step from the newest samples of each input (sequences, oldest first).
 
         The camera frame is the newest one that has a pose (and gripper state) taken within
-        `max_sync_skew_s` of it. Returns None when the step was recorded, else the problem (also kept).
+        `max_sync_skew_s` of it. Returns None for a clean step, else the problem (also kept; a step after
+        a gap is still recorded).
         """
         s = self.settings
+        gap = None
         if self.times and now_s - self.times[-1] > s.max_gap_factor * s.period_s:
-            self.note_problem(f"gap: {now_s - self.times[-1]:.3f} s since the previous step "
-                              f"(rate_hz {s.rate_hz:g} allows {s.max_gap_factor * s.period_s:.3f} s)")
+            gap = self._fail(f"gap: {now_s - self.times[-1]:.3f} s since the previous step "
+                             f"(rate_hz {s.rate_hz:g} allows {s.max_gap_factor * s.period_s:.3f} s)")
         cameras, poses, grippers = list(cameras), list(poses), list(grippers)
         for name, samples, needed in (("camera image", cameras, True), ("EE pose", poses, True),
                                       ("gripper state", grippers, s.require_gripper_state)):
@@ -184,7 +186,7 @@ class EpisodeRecording:
         self.orientations.append(np.asarray(quaternion, dtype=np.float64))
         self.times.append(now_s)
         self.camera_times.append(camera.taken_s)
-        return None
+        return gap
 
     def _fail(self, text: str) -> str:
         self.note_problem(text)
