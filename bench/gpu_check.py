@@ -308,9 +308,10 @@ def package_plan_runner(model, config: CEMConfig, tokens, state, goal):
         plan.last = planner.plan(tokens, state, goal)
         _sync(device)
         plan.cpu_seconds.setdefault(n, []).append(time.process_time() - cpu)
+        plan.chunk_size = planner._chunk_size  # not None only if an out-of-memory error made CEM split its batch
         return time.perf_counter() - started
 
-    plan.cpu_seconds = {}
+    plan.cpu_seconds, plan.chunk_size = {}, None
     return plan
 
 
@@ -445,7 +446,7 @@ class Check:
         plan = package_plan_runner(model or c["model"], self._config(horizon, **extra), c["tokens"], c["state"], c["goal"])
         timing = time_plans(plan, self.args.iterations, self.part_budget(share))
         timing.update(self._throughput(timing["seconds_per_action"], horizon), action=plan.last.action.tolist(),
-                      **cpu_time(plan, self.args.iterations))
+                      rollout_chunk_size=plan.chunk_size, **cpu_time(plan, self.args.iterations))
         return timing
 
     def _throughput(self, seconds: float, horizon: int) -> dict:
@@ -611,7 +612,7 @@ class Check:
         timing = time_plans(plan, self.args.iterations, self.part_budget(0.06))
         timing.update(self._throughput(timing["seconds_per_action"], horizon), first_plan_seconds=first,
                       backend=self.args.compile_backend, action=first_action.tolist(),
-                      **cpu_time(plan, self.args.iterations))
+                      rollout_chunk_size=plan.chunk_size, **cpu_time(plan, self.args.iterations))
         if eager.get("action") is not None:
             diff = float(np.abs(np.asarray(eager["action"]) - first_action).max())
             timing["max_abs_action_diff_vs_eager"] = diff
