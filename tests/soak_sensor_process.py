@@ -33,8 +33,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # The cases mixed into a valid stream by --hostile-every (one message each; a bad goal is followed by a valid one).
-MIXED_CASES = ("huge_step", "future_stamp", "pose_far", "bad_quaternion", "fingers_negative", "fingers_large",
-               "one_finger", "huge_step_goal", "large_camera")
+# The 48 MB frame comes first: DDS keeps a buffer of the largest sample it has received, a one-time step in RSS
+# that should fall before the soak's first third ends.
+MIXED_CASES = ("large_camera", "huge_step", "future_stamp", "pose_far", "bad_quaternion", "fingers_negative",
+               "fingers_large", "one_finger", "huge_step_goal")
 
 
 class Robot:

@@ -1,4 +1,5 @@
-"""Soak: 30 Hz camera frames while the planner plans continuously; memory and latency must not grow.
+"""Soak: 30 Hz camera frames, with hostile messages mixed in, while the planner plans continuously; memory
+and latency must not grow, the node stays up and no command leaves its bounds.
 
 The camera, EE pose and finger joints come from a separate process (`soak_sensor_process.py`), as a real
 camera driver would; the planner node runs in this process with its default torch thread setting, the
@@ -6,6 +7,9 @@ real V-JEPA 2-AC WorldModel architecture at toy size, and the real CEM planner, 
 compete with the image callbacks for the GIL and the CPUs as they would on a robot.
 
 The default test run soaks for 60 s; `make soak` runs 600 s; VJEPA_AC_SOAK_SECONDS sets any length.
+Every HOSTILE_EVERY_S seconds the camera process replaces one message by the next of issue 21's hostile
+cases (a 3-byte image declaring 4 GiB, a 4000x4000 frame, a stamp 1000 s ahead, a pose 100 m away, a
+non-unit quaternion, fingers at -5 m and +5 m, one finger only, a bad goal followed by a valid one).
 With rclpy's MultiThreadedExecutor this test was bimodal on the 2-core machine (99.6 % of frames and
 1.98 Hz of plans in one run, 35 % and 0.45 Hz in the next); its spin thread was busy-looping (see
 `vjepa_ac/ros/spinning.py`). With one single-threaded executor per node and planning in its own thread,
@@ -26,6 +30,7 @@ import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped
 from ros_test_support import (
     RUN_ENV,
     Recorder,
@@ -38,6 +43,7 @@ from ros_test_support import (
     wait_for,
 )
 from sensor_msgs.msg import Image
+from soak_sensor_process import MIXED_CASES
 from std_msgs.msg import Float64MultiArray
 
 from vjepa_ac.ros.diagnostics import OK
@@ -49,6 +55,8 @@ SOAK_SECONDS = float(os.environ.get("VJEPA_AC_SOAK_SECONDS", "60"))
 CAMERA_HZ = 30.0
 PLAN_HZ = 2.0
 WARM_UP_SECONDS = 3.0
+HOSTILE_EVERY_S = 5.0
+L1_RADIUS = 0.075
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -81,7 +89,20 @@ def test_soak_camera_at_30hz_while_planning():
     # Bounded recording: only counts and the figures the assertions need, so the test's own
     # bookkeeping does not show up as growth in the process RSS.
     recorder = Recorder("soak_recorder")
-    recorder.record(Float64MultiArray, "command/delta", COMMAND_QOS, keep_all=False)
+    out_of_bounds = []  # every command outside the L1 ball or the workspace box (bounded: a violation fails)
+    box = (np.array(planner.settings.workspace_min), np.array(planner.settings.workspace_max))
+
+    def on_delta(msg):
+        if not float(np.abs(np.array(msg.data[:3])).sum()) <= L1_RADIUS + 1e-9:
+            out_of_bounds.append(("delta", list(msg.data)))
+
+    def on_target(msg):
+        xyz = np.array([msg.pose.position.x, msg.pose.position.y, msg.pose.position.z])
+        if not (np.all(xyz >= box[0]) and np.all(xyz <= box[1])):
+            out_of_bounds.append(("target", list(xyz)))
+
+    recorder.create_subscription(Float64MultiArray, "command/delta", on_delta, COMMAND_QOS)
+    recorder.create_subscription(PoseStamped, "command/target_pose", on_target, COMMAND_QOS)
     figures = []  # (camera_latency_s, plan_latency_s, arrival) of every "planning toward" status
 
     def on_diagnostics(array):
@@ -97,11 +118,13 @@ def test_soak_camera_at_30hz_while_planning():
     rss_samples = []
     received_samples = []  # (monotonic time, frames the planner has received so far)
     camera = None
-    with Spinner(planner, recorder):
+    spinner = Spinner(planner, recorder)
+    with spinner:
         goal_pub.publish(rgb_to_image_msg(synthetic_frame(size=256, shift=40), "camera"))
         camera = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("soak_sensor_process.py")), "--rate", str(CAMERA_HZ),
-             "--seconds", str(WARM_UP_SECONDS + SOAK_SECONDS), "--size", "256"],
+             "--seconds", str(WARM_UP_SECONDS + SOAK_SECONDS), "--size", "256", "--goal-size", "256",
+             "--hostile-every", str(HOSTILE_EVERY_S)],
             env=RUN_ENV, stdout=subprocess.PIPE, text=True)
         try:
             assert json.loads(camera.stdout.readline()).get("ready"), "camera process did not start"
@@ -122,6 +145,7 @@ def test_soak_camera_at_30hz_while_planning():
             received = planner.camera_frames_received
             commands = planner.commands_published - commands_before
             soak_figures = figures[figures_before:]
+            alive = spinner.running and spinner.error is None and planner._planning_thread.is_alive()
         finally:
             if camera.poll() is None:
                 camera.kill()
@@ -150,9 +174,15 @@ def test_soak_camera_at_30hz_while_planning():
         f"third {statistics.median(rss_first) / 2**20:.1f}/{statistics.median(rss_last) / 2**20:.1f} MiB "
         f"(by sixths: {', '.join(f'{statistics.median(c) / 2**20:.1f}' for c in _chunks(rss_samples, 6))}); "
         f"CPU of this process {sum(thread_shares):.0%} of one core, busiest threads "
-        f"{', '.join(f'{share:.0%}' for share in thread_shares[:5])}"
+        f"{', '.join(f'{share:.0%}' for share in thread_shares[:5])}; hostile messages "
+        f"{sum(camera_report.get('hostile_sent', {}).values())} ({camera_report.get('hostile_sent')}); commands "
+        f"out of bounds {len(out_of_bounds)}; plans dropped {planner._commands_dropped}"
     )
     print(report)
+    assert alive, f"planner stopped: {spinner.error!r}"
+    assert not out_of_bounds, out_of_bounds[:5]
+    if SOAK_SECONDS >= HOSTILE_EVERY_S * len(MIXED_CASES):
+        assert set(camera_report["hostile_sent"]) == set(MIXED_CASES), report
     assert sent >= 0.8 * CAMERA_HZ * camera_seconds, report  # the camera process itself kept up
     # Best effort, keep last 1: a frame that arrives while the previous one is being stored is dropped
     # by design (the planner only ever uses the newest). Measured 96.5-99.9 %, idle and loaded.
