@@ -83,6 +83,17 @@ PLANNER_PARAMETERS = (
     _p("gripper_open_width", 0.08, "float", "finger opening (m, sum of both fingers) that means fully open", 1e-6),
     _p("gripper_joint_names", [], "str_list", "finger joints in the gripper JointState; empty = names containing 'finger_joint'"),
     _p("require_gripper_state", True, "bool", "no planning without a fresh gripper JointState (else closedness 0)"),
+    _p("command_mode", "pose", "str", "pose: command/target_pose + command/delta per plan; twist: command/twist "
+       "(TwistStamped, MoveIt Servo) at twist_rate_hz toward each planned target"),
+    _p("twist_rate_hz", 30.0, "float", "rate of command/twist in twist mode (zero twists included)", 1.0),
+    _p("max_linear_speed", 0.05, "float", "twist mode: largest linear speed sent (m/s)", 0.0),
+    _p("max_angular_speed", 0.3, "float", "twist mode: largest angular speed sent (rad/s)", 0.0),
+    _p("twist_gain", 2.0, "float", "twist mode: speed per unit of remaining error (1/s), below the limits", 0.0),
+    _p("target_tolerance", 0.003, "float", "twist mode: a target within this distance (m) is reached", 0.0),
+    _p("gripper_command_type", "float64", "str", "float64: command/gripper (closedness 0..1); joint_state: "
+       "command/gripper_joints (finger positions)"),
+    _p("gripper_command_joints", ["panda_finger_joint1", "panda_finger_joint2"], "str_list",
+       "finger joints of the joint_state gripper command"),
     # limits: inputs outside them are refused and diagnosed (docs/safety.md)
     _p("max_image_width", 3840, "int", "widest camera or goal image accepted (px): a larger one is refused as too "
        "large before anything is allocated", 16),

@@ -42,6 +42,7 @@ from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import MarkerArray
 
 from vjepa_ac.ros.callback_guard import guard_service, guard_subscription
+from vjepa_ac.ros.command_outputs import COMMAND_MODES, GRIPPER_COMMAND_TYPES, GripperOutput, TwistCommander
 from vjepa_ac.ros.diagnostics import ERROR, OK, WARN, make_diagnostic_array
 from vjepa_ac.ros.freshness import Sample, freshness_problem, future_stamp_problem, stamp_ns
 from vjepa_ac.ros.image_conversion import ImageConversionError, image_msg_to_rgb
@@ -167,6 +168,11 @@ class PlannerNode(Node):
         bad = [d for d in s.frozen_dimensions if not 0 <= d <= 6]
         if bad:
             raise ParameterValueError(f"parameter 'frozen_dimensions' entries must be 0..6, got {bad}")
+        for name, allowed in (("command_mode", COMMAND_MODES), ("gripper_command_type", GRIPPER_COMMAND_TYPES)):
+            if getattr(s, name) not in allowed:
+                raise ParameterValueError(f"parameter '{name}' must be one of {allowed}, got {getattr(s, name)!r}")
+        if s.gripper_command_type == "joint_state" and not s.gripper_command_joints:
+            raise ParameterValueError("parameter 'gripper_command_joints' must name the fingers of a joint_state command")
 
     def _create_interfaces(self) -> None:
         sensors = self._sensor_group
@@ -181,7 +187,11 @@ class PlannerNode(Node):
                           callback_group=sensors)
         self._target_pub = self.create_publisher(PoseStamped, "command/target_pose", COMMAND_QOS)
         self._delta_pub = self.create_publisher(Float64MultiArray, "command/delta", COMMAND_QOS)
-        self._gripper_pub = self.create_publisher(Float64, "command/gripper", COMMAND_QOS)
+        self._gripper_out = GripperOutput(self, self.settings) if self.settings else None
+        self._twist = None
+        if self.settings and self.settings.command_mode == "twist":
+            self._twist = TwistCommander(self, self.settings, self._lock, self._publish_problem_now,
+                                         lambda: self._pose.value if self._pose else None, sensors)
         self._path_pub = self.create_publisher(PathMsg, "planned_path", VISUALIZATION_QOS)
         self._marker_pub = self.create_publisher(MarkerArray, "planned_path_markers", VISUALIZATION_QOS)
         self._energy_pub = self.create_publisher(Float64, "energy", VISUALIZATION_QOS)
@@ -242,9 +252,11 @@ class PlannerNode(Node):
 
     # ---- inputs ---------------------------------------------------------------------------------
     def _invalidate(self, reason: str) -> None:
-        """Drop any plan in flight (caller holds the lock)."""
+        """Drop any plan in flight and any motion under way (caller holds the lock)."""
         self._generation += 1
         self._invalidated_by = reason
+        if self._twist is not None:
+            self._twist.stop()
 
     def _report_error(self, reason: str) -> None:
         with self._lock:
@@ -562,6 +574,8 @@ class PlannerNode(Node):
             return OK, f"goal sequence finished after {schedule.total_steps} commands"
         if stale:
             return WARN, stale
+        if self._twist is not None and self._twist.moving:
+            return OK, "moving to the planned target (twist)"
         if s.wait_for_new_frame and last_command_ns and camera.taken_ns < last_command_ns + int(s.command_settle_s * 1e9):
             return OK, "waiting for a camera frame taken after the last command"
 
@@ -598,7 +612,11 @@ class PlannerNode(Node):
             send_ns = self.get_clock().now().nanoseconds
             dropped = self._publish_problem(ticket, send_ns)
             if dropped is None:
-                self._publish_command(state, action, frame)
+                if self._twist is not None:
+                    self._twist.set_target(target, frame)
+                    self._gripper_out.publish(target[6])
+                else:
+                    self._publish_command(state, action, frame)
                 self._last_command_ns = send_ns
                 self._commands_published += 1
                 self._targets_limited += limited is not None
@@ -618,11 +636,15 @@ class PlannerNode(Node):
         """Why a finished plan must not be sent at `send_ns` (caller holds the lock), else None."""
         if ticket != self._generation:
             return self._invalidated_by
+        return self._publish_problem_now(send_ns)
+
+    def _publish_problem_now(self, now_ns: int) -> str | None:
+        """Why no motion may be commanded at `now_ns` (caller holds the lock)."""
         if not self.enabled:
             return "planning disabled"
         if self._input_errors:
             return "; ".join(self._input_errors.values())
-        return self._sensor_problem(send_ns)
+        return self._sensor_problem(now_ns)
 
     # ---- outputs --------------------------------------------------------------------------------
     def _header(self, msg, frame: str):
@@ -638,7 +660,7 @@ class PlannerNode(Node):
         delta.layout.dim = [MultiArrayDimension(label=ACTION_LABELS, size=7, stride=7)]
         delta.data = [float(v) for v in action]
         # Gripper first: a target_pose consumer then executes the pose with this step's gripper target.
-        self._gripper_pub.publish(Float64(data=float(target[6])))
+        self._gripper_out.publish(target[6])
         self._target_pub.publish(pose)
         self._delta_pub.publish(delta)
 
