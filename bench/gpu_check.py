@@ -265,16 +265,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_plans(plan, iterations: int, budget_s: float, repeats: int = 2) -> dict:
+def time_plans(plan, iterations: int, budget_s: float, repeats: int = 2, probe: bool = True) -> dict:
     """Seconds per action of `plan(n_iterations)`. One 1-iteration plan warms up, a second estimates the
     cost; full plans are timed while the budget lasts (at least one). If not even one full plan fits, fewer
-    iterations are timed and the full plan is extrapolated linearly (`extrapolated: true`)."""
+    iterations are timed and the full plan is extrapolated linearly (`extrapolated: true`). Without `probe`
+    only full plans run (a compiled planner is built per iteration count, so other counts would recompile)."""
     started = time.perf_counter()
-    plan(1)
-    one = plan(1)
-    estimate = one * iterations
-    left = budget_s - (time.perf_counter() - started)
-    if estimate * 1.2 <= left:
+    if probe:
+        plan(1)
+        one = plan(1)
+        left = budget_s - (time.perf_counter() - started)
+    if not probe or one * iterations * 1.2 <= left:
         seconds = []
         while len(seconds) < repeats and (not seconds or seconds[-1] * 1.1 <= budget_s - (time.perf_counter() - started)):
             seconds.append(plan(iterations))
@@ -542,7 +543,7 @@ class Check:
         with torch.device(self.device):
             encoder = initialize_weights(VisionEncoder(encoder_preset(encoder_name)), generator=generator)
         model = encoder_only_world_model(encoder.to(self.dtype))
-        frames = random_frames(self.size["encoder_frames"], 256, self.args.seed + 2)
+        frames = random_frames(self.args.encoder_frames or self.size["encoder_frames"], 256, self.args.seed + 2)
         try:
             model.encode(frames[:2])
             best = float("inf")
@@ -609,7 +610,7 @@ class Check:
         first = plan(self.args.iterations)  # compiles (batch N, then batch 1 for the final mean)
         first_action = plan.last.action
         plan.cpu_seconds.clear()
-        timing = time_plans(plan, self.args.iterations, self.part_budget(0.06))
+        timing = time_plans(plan, self.args.iterations, self.part_budget(0.06), probe=False)
         timing.update(self._throughput(timing["seconds_per_action"], horizon), first_plan_seconds=first,
                       backend=self.args.compile_backend, action=first_action.tolist(),
                       rollout_chunk_size=plan.chunk_size, **cpu_time(plan, self.args.iterations))
@@ -851,6 +852,7 @@ def parse_args(argv=None):
     parser.add_argument("--samples", type=int, default=None)
     parser.add_argument("--iterations", type=int, default=None)
     parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--encoder-frames", type=int, default=None, help="frames for encoder throughput")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=None, help="run only these (environment and build always run)")
     parser.add_argument("--budget-s", type=float, default=None, help="seconds the whole run may take")
     parser.add_argument("--compile-backend", default=None, help="default: inductor on cuda, eager on cpu")
