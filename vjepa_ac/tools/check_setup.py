@@ -75,9 +75,13 @@ def check_euler(episodes) -> dict:
         states = np.concatenate([e["states"][:, 3:6] for e in with_quaternions]).astype(np.float64)
         errors = {name: float(np.median(_angle_deg(Rotation.from_euler(seq, states, degrees=deg), truth)))
                   for name, (seq, deg) in CONVENTIONS.items()}
-        best = min(errors, key=errors.get)
+        matching = [name for name, error in errors.items() if error < MATCH_DEG]
+        best = EXPECTED_CONVENTION if EXPECTED_CONVENTION in matching else min(errors, key=errors.get)
         result.update({"method": "recorded quaternions", "median_error_deg": {k: round(v, 3) for k, v in errors.items()},
                        "detected": best if errors[best] < MATCH_DEG else "none of the known conventions"})
+        if len(matching) > 1:
+            result["warnings"].append(f"the recorded orientations vary too little to tell {' from '.join(matching)}; "
+                                      "record some wrist rotation to check the convention")
         if errors[EXPECTED_CONVENTION] >= MATCH_DEG:
             result["reasons"].append(
                 f"Euler angles are not 'xyz' extrinsic radians: read that way they are "

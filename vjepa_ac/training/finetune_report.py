@@ -31,7 +31,8 @@ def pick_scene(states: np.ndarray, extent: float) -> tuple[int, int]:
 
 def landscape_summary(world_model, frames: np.ndarray, states: np.ndarray, start: int, goal: int,
                       extent: float = 0.1, steps: int = 21, png: str | Path | None = None, title: str = "") -> dict:
-    """Energy grid over (dx, dy) from `frames[start]` toward `frames[goal]`; argmin vs the true action."""
+    """Energy grid over (dx, dy) from `frames[start]` toward `frames[goal]` (other action dimensions at their
+    true values); its argmin against the true action."""
     from vjepa_ac.planning.energy_landscape import energy_grid, plot_energy_grid
     from vjepa_ac.poses import poses_to_actions
 
@@ -43,7 +44,9 @@ def landscape_summary(world_model, frames: np.ndarray, states: np.ndarray, start
         true_action = poses_to_actions(torch.from_numpy(start_state), torch.from_numpy(goal_state)).numpy()
         with torch.inference_mode():
             tokens = world_model.encode(np.stack([frames[start], frames[goal]]))
-        grid = energy_grid(world_model, tokens[0], start_state, tokens[1], dims=(0, 1), extent=extent, steps=steps)
+        # The other dimensions (dz, rotation, gripper) at their true values: only (dx, dy) is in question.
+        grid = energy_grid(world_model, tokens[0], start_state, tokens[1], dims=(0, 1), extent=extent, steps=steps,
+                           base_action=true_action)
     finally:
         world_model.train(was_training)
     true_xy = true_action[:2]
