@@ -432,17 +432,25 @@ def _huge_step(msg):
     return msg
 
 
-_LARGE_FRAME: list[bytes] = []
+_FRAMES: dict[tuple[int, int], bytes] = {}
 
 
-def _large_camera(msg):
-    """A real 4000x4000 rgb8 frame (48 MB), larger than any camera the configuration allows."""
-    if not _LARGE_FRAME:
-        _LARGE_FRAME.append(bytes(4000 * 4000 * 3))
-    msg.height = msg.width = 4000
-    msg.encoding, msg.step = "rgb8", 4000 * 3
-    msg.data = _LARGE_FRAME[0]
-    return msg
+def _frame_of_size(width: int, height: int):
+    def rewrite(msg):
+        if (width, height) not in _FRAMES:
+            _FRAMES[width, height] = bytes(width * height * 3)
+        msg.width, msg.height = width, height
+        msg.encoding, msg.step = "rgb8", width * 3
+        msg.data = _FRAMES[width, height]
+        return msg
+
+    return rewrite
+
+
+# A real 4000x4000 rgb8 frame (48 MB): best-effort DDS loses it in transport (fragments dropped), so the
+# planner sees only the loss. A 2000x1200 frame (7 MB) arrives and is above planner.yaml's 1920x1080 cap.
+_large_camera = _frame_of_size(4000, 4000)
+_oversize_camera = _frame_of_size(2000, 1200)
 
 
 def _future_stamp(msg):
@@ -477,7 +485,8 @@ def _one_finger(msg):
 # name -> (stream, message rewrite, words the planner's diagnostic must contain)
 HOSTILE_CASES = {
     "huge_step": ("camera", _huge_step, "too large"),
-    "large_camera": ("camera", _large_camera, "too large"),
+    "large_camera": ("camera", _large_camera, "lost in transport: most likely too large"),
+    "oversize_camera": ("camera", _oversize_camera, "too large"),
     "future_stamp": ("camera", _future_stamp, "in the future"),
     "pose_far": ("pose", _pose_far, "outside the workspace"),
     "bad_quaternion": ("pose", _bad_quaternion, "not unit length"),

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The 48 MB frame comes first: DDS keeps a buffer of the largest sample it has received, a one-time step in RSS
 # that should fall before the soak's first third ends.
 MIXED_CASES = ("large_camera", "huge_step", "future_stamp", "pose_far", "bad_quaternion", "fingers_negative",
-               "fingers_large", "one_finger", "huge_step_goal")
+               "fingers_large", "one_finger", "huge_step_goal", "oversize_camera")
 
 
 class Robot:

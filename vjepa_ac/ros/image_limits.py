@@ -13,7 +13,8 @@ from pathlib import Path
 
 from vjepa_ac.ros.image_conversion import ImageConversionError
 
-__all__ = ["ImageLimits", "ImageTooLargeError", "check_image_msg", "image_file_size", "check_image_file"]
+__all__ = ["ImageLimits", "ImageTooLargeError", "check_image_msg", "image_file_size", "check_image_file",
+           "transport_loss_reason"]
 
 MAX_BYTES_PER_PIXEL = 4  # rgba8 / bgra8, the widest encoding accepted
 
@@ -73,3 +74,10 @@ def check_image_file(path: str | Path, limits: ImageLimits) -> None:
     problem = limits.size_problem(width, height)
     if problem:
         raise ValueError(f"goal image {path}: {problem}")
+
+
+def transport_loss_reason(what: str, lost: int, limits: ImageLimits) -> str:
+    """The diagnostic for images that DDS dropped before they reached us (best effort loses every fragment
+    of a frame of tens of MB): most likely too large, which the planner never gets to see."""
+    return (f"{lost} {what} message(s) lost in transport: most likely too large to deliver (this node accepts "
+            f"up to {limits.max_width}x{limits.max_height}) or a saturated link")

@@ -35,6 +35,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path as PathMsg
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
@@ -46,7 +47,7 @@ from vjepa_ac.ros.command_outputs import COMMAND_MODES, GRIPPER_COMMAND_TYPES, G
 from vjepa_ac.ros.diagnostics import ERROR, OK, WARN, make_diagnostic_array
 from vjepa_ac.ros.freshness import Sample, freshness_problem, future_stamp_problem, stamp_ns
 from vjepa_ac.ros.image_conversion import ImageConversionError, image_msg_to_rgb
-from vjepa_ac.ros.image_limits import ImageLimits, check_image_file, check_image_msg
+from vjepa_ac.ros.image_limits import ImageLimits, check_image_file, check_image_msg, transport_loss_reason
 from vjepa_ac.ros.image_preprocessing import CROP_MODES, fit_to_square, read_image_file
 from vjepa_ac.ros.model_loading import (
     cem_config_from_settings,
@@ -182,7 +183,11 @@ class PlannerNode(Node):
                 (JointState, "gripper/joint_states", self._on_gripper, "gripper", LATEST_SENSOR_QOS),
                 (Image, "goal_image", self._on_goal_image, "goal", GOAL_QOS)):
             guarded = guard_subscription(callback, lambda reason, key=key: self._reject_input(key, reason))
-            self.create_subscription(msg_type, topic, guarded, qos, callback_group=sensors)
+            # Frames of tens of MB never arrive over best effort: DDS reports the loss, so say so.
+            events = SubscriptionEventCallbacks(message_lost=guard_subscription(
+                lambda info, key=key: self._on_lost(key, info.total_count_change), self._report_error))
+            self.create_subscription(msg_type, topic, guarded, qos, callback_group=sensors,
+                                     event_callbacks=events if msg_type is Image else None)
         self.create_timer(WATCHDOG_PERIOD_S, guard_subscription(self._watch_sensors, self._report_error),
                           callback_group=sensors)
         self._target_pub = self.create_publisher(PoseStamped, "command/target_pose", COMMAND_QOS)
@@ -343,6 +348,12 @@ class PlannerNode(Node):
             self._reject_input("gripper", f"gripper state rejected: {exc}", clear="_gripper")
             return
         self._accept_input("gripper", "_gripper", Sample(closedness, stamp, now_ns))
+
+    def _on_lost(self, key: str, lost: int) -> None:
+        if self.settings is None:
+            return
+        reason = transport_loss_reason("camera image" if key == "camera" else "goal image", lost, self.image_limits)
+        self._report_error(reason)
 
     def _watch_sensors(self) -> None:
         """Report a sensor going stale when it happens, not when the next plan finishes, and drop the plan."""
