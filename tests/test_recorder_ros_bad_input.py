@@ -203,3 +203,21 @@ def test_recorded_steps_follow_the_rate_and_the_published_pose(tmp_path):
         np.testing.assert_allclose(episode.states[:, :3], [[0.5, 0.1, 0.25]] * len(episode), atol=1e-6)
         np.testing.assert_allclose(np.abs(episode.states[:, 3:6]), [[np.pi, 0.0, 0.0]] * len(episode), atol=1e-6)
         np.testing.assert_allclose(episode.states[:, 6], 0.75, atol=1e-6)  # 2 cm of 8 cm open
+
+
+def test_recorder_yaml_keys_reach_the_node_through_rcl():
+    import yaml
+    from ros_test_support import REPO_ROOT
+
+    from vjepa_ac.ros.episode_recorder import RECORDER_PARAMETERS
+
+    path = REPO_ROOT / "config" / "recorder.yaml"
+    values = yaml.safe_load(path.read_text())["/**"]["ros__parameters"]
+    assert set(values) == {spec.name for spec in RECORDER_PARAMETERS}
+    node = EpisodeRecorderNode(cli_args=["--ros-args", "--params-file", str(path)])
+    try:
+        for key, value in values.items():
+            assert getattr(node.settings, key) == value, key
+        assert node.recorder_settings.rate_hz == 4.0 and node.recorder_settings.image_size == 256
+    finally:
+        node.destroy_node()

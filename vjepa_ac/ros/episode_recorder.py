@@ -46,9 +46,10 @@ from vjepa_ac.training.recording import (
 __all__ = ["EpisodeRecorderNode", "RECORDER_PARAMETERS", "main"]
 
 MIN_IMAGE_SIDE = 16
-# Samples kept per input for pairing by stamp: a second of a 30 Hz camera, enough of a fast pose stream.
-CAMERA_HISTORY = 30
-STATE_HISTORY = 200
+# Samples kept per input for pairing by stamp: a third of a second of a 30 Hz camera (full-size images),
+# and half a second of a 1 kHz pose stream, more than a camera's latency.
+CAMERA_HISTORY = 10
+STATE_HISTORY = 500
 
 RECORDER_PARAMETERS = (
     ParamSpec("output_dir", "~/vjepa_ac_episodes", "str", "directory for episode_NNNNNN.npz files"),

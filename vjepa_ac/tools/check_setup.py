@@ -37,7 +37,7 @@ EXPECTED_CONVENTION = "xyz radians (extrinsic)"
 MATCH_DEG = 1.0  # median angle between two rotations below which they are the same
 
 
-def _load(paths, image_size: int):
+def _load(paths, image_size: int, max_episodes: int):
     """[(name, frames resized to the model, states, orientations or None, metadata or None)]."""
     from vjepa_ac.training.episodes import list_episode_files
     from vjepa_ac.training.recording import read_metadata
@@ -50,7 +50,7 @@ def _load(paths, image_size: int):
     if not files:
         raise ValueError(f"no episode files in {', '.join(map(str, paths))}")
     episodes = []
-    for file in files:
+    for file in files[:max_episodes]:
         trajectory = load_trajectories(file, image_size)[0]
         with np.load(file, allow_pickle=False) as data:
             orientations = data["orientations_xyzw"] if "orientations_xyzw" in data.files else None
@@ -236,7 +236,7 @@ def run_checks(episode_paths, checkpoint=None, planner_config=None, max_episodes
     from vjepa_ac.models import load_world_model
 
     world_model = load_world_model(checkpoint)
-    episodes = _load(episode_paths, world_model.image_size)[:max_episodes]
+    episodes = _load(episode_paths, world_model.image_size, max_episodes)
     report = {"checkpoint": str(checkpoint) if checkpoint else "embedded",
               "episodes": [e["name"] for e in episodes],
               "axes": check_axes(world_model, episodes, min_shift, extent, steps),
