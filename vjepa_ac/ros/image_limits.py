@@ -56,10 +56,14 @@ def check_image_msg(msg, limits: ImageLimits) -> None:
 
 def image_file_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from an image file's header, without decoding its pixels."""
+    import warnings
+
     from PIL import Image as PILImage
 
-    with PILImage.open(Path(path).expanduser()) as image:  # PIL reads only the header here
-        return image.size
+    with warnings.catch_warnings():  # PIL's decompression-bomb warning: the caller checks the size itself
+        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+        with PILImage.open(Path(path).expanduser()) as image:  # PIL reads only the header here
+            return image.size
 
 
 def check_image_file(path: str | Path, limits: ImageLimits) -> None:
@@ -70,6 +74,8 @@ def check_image_file(path: str | Path, limits: ImageLimits) -> None:
     try:
         width, height = image_file_size(path)
     except Exception as exc:  # PIL raises many types for corrupt headers
+        if type(exc).__name__ == "DecompressionBombError":  # PIL's own cap, above 178 Mpx
+            raise ValueError(f"goal image {path} is too large: {exc}") from exc
         raise ValueError(f"cannot read image {path}: {exc}") from exc
     problem = limits.size_problem(width, height)
     if problem:
