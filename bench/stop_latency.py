@@ -178,10 +178,12 @@ def main(argv=None) -> int:
 
         def record(name, value):
             results[name] = value
-            print(name, json.dumps(value if name != "stops" else {k: {x: y for x, y in v.items() if x != "each"}
-                                                                   for k, v in value.items()}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=2))
+            if isinstance(value, dict):  # the per-try lists stay in the file
+                value = {k: {x: y for x, y in v.items() if x != "each"} if isinstance(v, dict) else v
+                         for k, v in value.items()}
+            print(name, json.dumps(value), flush=True)
 
         if "implausible" in cases:
             record("implausible", {case: case_sustained(rig, case) for case in
