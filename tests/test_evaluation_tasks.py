@@ -1,7 +1,8 @@
-"""Evaluation tasks: goal images and budgets are set up as documented, and each success criterion is right on
-ground truth. The oracle is the scripted expert (or a straight-line controller toward the ground-truth goal
-pose), never the planner: it must pass every task's protocol within the budget, doing nothing must fail,
-and breaking the criterion's key condition (dropping the cube, not releasing it) must fail."""
+"""Evaluation tasks under both protocols: starts, goal images and budgets are set up as documented, and each
+success criterion is right on ground truth. The oracles are the scripted expert (or a straight-line controller
+toward the ground-truth goal pose) and the greedy oracle, never the planner: they must pass every task's
+protocol within the budget, doing nothing must fail, and breaking the criterion's key condition (dropping the
+cube, not releasing it, setting it down off the marker) must fail."""
 
 import re
 from pathlib import Path
@@ -10,14 +11,21 @@ import numpy as np
 import pytest
 
 from vjepa_ac.evaluation.greedy_oracle import greedy_action, run_greedy_oracle
-from vjepa_ac.evaluation.tasks import TASKS, cube_held, cube_resting, make_task
+from vjepa_ac.evaluation.tasks import DEFAULT_BUDGETS, PROTOCOLS, TASKS, cube_held, cube_resting, make_task
 from vjepa_ac.planning.action_space import ActionSpace
 from vjepa_ac.simulation import ScriptedPickPlaceExpert, make_sim
+from vjepa_ac.simulation.expert import PREGRASP_Z, pick_and_place_success, run_expert_episode
+from vjepa_ac.simulation.scene_layout import AWAY_START_HEIGHT, AWAY_START_RADIUS, TABLE_TOP_Z
 
 S = 32
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "evaluation.md"
-EXPECTED_BUDGETS = {"reach": [15], "grasp": [4, 8], "reach-with-object": [15], "pick-and-place": [4, 10, 4],
-                    "pick-and-place-single-goal": [18]}
+EXPECTED_BUDGETS = {
+    "v2": {"reach": [15], "grasp": [10, 4, 6], "reach-with-object": [15], "pick-and-place": [10, 4, 10, 4],
+           "pick-and-place-single-goal": [28]},
+    "near-cube": {"reach": [15], "grasp": [4, 8], "reach-with-object": [15], "pick-and-place": [4, 10, 4],
+                  "pick-and-place-single-goal": [18]},
+}
+TASK_NAMES = sorted(EXPECTED_BUDGETS["v2"])
 # Fixed oracle seeds. The scripted expert's descent occasionally stalls on the cube's edge and needs more
 # actions than the budget (e.g. seed 100005), which says nothing about the criteria, so these are seeds
 # where it does not.
@@ -82,19 +90,40 @@ def run_protocol(task, sim, seed, policy=None, override=None):
 
 def test_registry_and_documented_criteria():
     text = DOCS.read_text()
-    assert sorted(TASKS) == sorted(EXPECTED_BUDGETS)
+    assert sorted(TASKS) == TASK_NAMES and PROTOCOLS == ("v2", "near-cube")
+    assert {p: {t: list(b) for t, b in budgets.items()} for p, budgets in DEFAULT_BUDGETS.items()} == EXPECTED_BUDGETS
     for name, cls in TASKS.items():
-        assert cls.name == name and len(cls.criterion) > 20
+        assert cls.name == name
+        for protocol in PROTOCOLS:
+            assert len(make_task(name, protocol=protocol).criterion) > 40
         assert re.search(rf"^\| `{re.escape(name)}` \|", text, re.MULTILINE), f"{name} missing from {DOCS}"
+    assert make_task("grasp").protocol == "v2"  # the default
     with pytest.raises(ValueError, match="unknown task"):
         make_task("stack")
+    with pytest.raises(ValueError, match="unknown protocol"):
+        make_task("reach", protocol="v1")
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_BUDGETS))
-def test_setup_goal_images_budgets_and_undisturbed_episode(sim, name):
-    task = make_task(name)
+@pytest.mark.parametrize("seed", range(100000, 100040))
+def test_v2_start_is_away_from_the_cube_and_moves_only_the_hand(sim, seed):
+    away = sim.reset(seed, {"start_away_from_cube": True})
+    cube, hand = away.object_poses["cube"], away.ee_state
+    assert AWAY_START_HEIGHT[0] - 2e-3 <= hand[2] - TABLE_TOP_Z <= AWAY_START_HEIGHT[1] + 2e-3
+    assert AWAY_START_RADIUS[0] - 2e-3 <= np.linalg.norm(hand[:2] - cube[:2]) <= AWAY_START_RADIUS[1] + 2e-3
+    assert sim.workspace_bounds.contains(hand[:3]) and away.ee_state[6] == 0.0  # the open hand
+    home = sim.reset(seed)
+    for name, pose in home.object_poses.items():
+        np.testing.assert_allclose(away.object_poses[name], pose, atol=1e-6)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_setup_goal_images_budgets_and_undisturbed_episode(sim, name, protocol):
+    task = make_task(name, protocol=protocol)
     obs, setup = task.setup(sim, 100000)
-    assert setup.budgets == EXPECTED_BUDGETS[name]
+    assert setup.budgets == EXPECTED_BUDGETS[protocol][name]
+    assert setup.info["protocol"] == protocol
+    assert len(setup.info["subgoal_ee_poses"]) == len(setup.budgets)
     assert len(setup.goal_images) == len(setup.budgets)
     for image in setup.goal_images:
         assert image.shape == (S, S, 3) and image.dtype == np.uint8
@@ -126,22 +155,35 @@ def test_setup_is_deterministic_per_seed(sim, name):
     assert not np.array_equal(first.goal_images[0], other.goal_images[0])
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("name", ["grasp", "pick-and-place"])
-def test_first_sub_goal_is_within_reach_of_the_planners_steps(sim, name):
-    """Each action moves at most 7.5 cm (L1): the first budget must be able to cover the way to the cube."""
-    task = make_task(name)
+def test_first_sub_goal_is_within_reach_of_the_planners_steps(sim, name, protocol):
+    """Each action moves at most 7.5 cm (L1): the first budget must be able to cover the way to the first
+    sub-goal; under v2 that way is long (the start is 12-25 cm from the cube), near-cube it is short."""
+    task = make_task(name, protocol=protocol)
     for seed in range(100000, 100020):
         obs, setup = task.setup(sim, seed)
         first = np.asarray(setup.info["subgoal_ee_poses"][0][:3])
         l1 = np.abs(first - obs.ee_state[:3]).sum()
         assert l1 <= 0.8 * setup.budgets[0] * 0.075, (seed, l1)
-        assert np.linalg.norm(first[:2] - obs.ee_state[:2]) <= 0.021
+        cube_xy = np.asarray(setup.info["start_cube_pose"][:2])
+        np.testing.assert_allclose(first[:2], cube_xy, atol=1e-9)  # above / around the cube
+        if protocol == "v2":
+            assert first[2] == pytest.approx(PREGRASP_Z)  # pre-grasp, open hand
+            assert setup.info["subgoal_ee_poses"][0][6] == 0.0
+            assert np.linalg.norm(cube_xy - obs.ee_state[:2]) >= 0.118
+        else:
+            assert np.linalg.norm(first[:2] - obs.ee_state[:2]) <= 0.021
 
 
-def test_single_goal_variant_uses_the_final_sub_goal(sim):
-    _, full = make_task("pick-and-place").setup(sim, 100002)
-    _, single = make_task("pick-and-place-single-goal").setup(sim, 100002)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_single_goal_variant_uses_the_final_sub_goal(sim, protocol):
+    _, full = make_task("pick-and-place", protocol=protocol).setup(sim, 100002)
+    _, single = make_task("pick-and-place-single-goal", protocol=protocol).setup(sim, 100002)
     np.testing.assert_array_equal(full.goal_images[-1], single.goal_images[0])
+    # The oracle's bound for the single image follows the pick-and-place poses, within the same total budget.
+    assert single.info["oracle_plan"]["ee_poses"] == full.info["subgoal_ee_poses"]
+    assert sum(single.info["oracle_plan"]["budgets"]) == sum(single.budgets) == sum(full.budgets)
 
 
 def test_reach_with_object_starts_with_the_cube_grasped_and_lifted(sim):
@@ -158,10 +200,11 @@ def test_reach_with_object_starts_with_the_cube_grasped_and_lifted(sim):
 
 @pytest.mark.parametrize("engine", ["mujoco", "pybullet"])
 @pytest.mark.parametrize("seed", ORACLE_SEEDS)
-@pytest.mark.parametrize("name", sorted(EXPECTED_BUDGETS))
-def test_oracle_succeeds_and_doing_nothing_fails(request, name, seed, engine):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_oracle_succeeds_and_doing_nothing_fails(request, name, protocol, seed, engine):
     sim = request.getfixturevalue("sim" if engine == "mujoco" else "pybullet_sim")
-    task = make_task(name)
+    task = make_task(name, protocol=protocol)
     (success, distance, details), _ = run_protocol(task, sim, seed, Oracle)
     assert success, (distance, details)
     assert distance < 0.03
@@ -205,12 +248,31 @@ def test_pick_and_place_fails_without_release(sim):
         return np.concatenate([action[:6], [max(action[6], 0.0)]])
 
     (success, distance, details), _ = run_protocol(make_task("pick-and-place"), sim, 100000, Oracle, keep_closed)
-    assert not success and not details["gripper_open"]
+    assert not success and not details["released"]
+
+
+def test_pick_and_place_needs_the_cube_within_3_cm_of_the_marker_centre(sim):
+    """The same test the expert's episodes use: 2.9 cm off the centre passes, 3.1 cm fails, a cube in the air
+    or still squeezed fails."""
+    target = np.array([0.5, 0.1, 0.0])
+    resting = np.array([0.5, 0.1, 0.0275, 1.0, 0.0, 0.0, 0.0])
+    for offset, expected in ((0.029, True), (0.031, False)):
+        cube = resting + np.array([offset * 0.6, offset * 0.8, 0, 0, 0, 0, 0])
+        assert pick_and_place_success(cube, target, 0.0)[0] == expected
+    assert not pick_and_place_success(resting, target, 1.0)[0]  # squeezed: not released
+    assert not pick_and_place_success(resting + np.array([0, 0, 0.02, 0, 0, 0, 0]), target, 0.0)[0]
+    # The scripted expert's success is this test: its episode's end state passes the task's evaluation.
+    episode = run_expert_episode(sim, 100001, {"start_away_from_cube": True}, max_actions=60)
+    assert episode.success
+    task = make_task("pick-and-place")
+    obs, setup = task.setup(sim, 100001)
+    assert pick_and_place_success(episode.cube_end, np.asarray(setup.info["target_xyz"]), 0.0)[0]
 
 
 def test_make_task_budget_override():
     assert make_task("reach", budgets=[3]).budget == 3
-    assert make_task("pick-and-place", budgets=[1, 2, 3]).budgets == [1, 2, 3]
+    assert make_task("pick-and-place", budgets=[1, 2, 3, 4]).budgets == [1, 2, 3, 4]
+    assert make_task("pick-and-place", budgets=[1, 2, 3], protocol="near-cube").budgets == [1, 2, 3]
     with pytest.raises(ValueError):
         make_task("reach", budgets=[1, 2])
     with pytest.raises(ValueError):
@@ -238,14 +300,17 @@ def test_cube_held_needs_closed_fingers_around_the_cube(sim):
     assert cube_resting(obs)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("name", ["grasp", "pick-and-place"])
-def test_greedy_oracle_solves_the_protocol(sim, name):
+def test_greedy_oracle_solves_the_protocol(sim, name, protocol):
     """The paper's planner looks one action ahead. With a perfect energy it must solve the protocol, or no
-    learned model can: the earlier protocol (a closed hand in the first image, starts 2-8 cm beside the cube)
-    gave this oracle 0/20, because it closed on its first action and then ran its fingers into the cube."""
-    task = make_task(name)
-    results = [run_greedy_oracle(task, sim, seed) for seed in range(100000, 100010)]
-    assert sum(success for success, _, _ in results) >= 9, results
+    learned model can: v2's budgets were chosen for >= 95 % (development seeds 100000-100099: grasp 99/100,
+    pick-and-place 100/100; docs/evaluation.md), so twenty seeds here need at least 19. The near-cube protocol is
+    kept as it was, for comparison, not held to 95 %: at 32 px it got 17/20 (grasp) and 18/20 (pick-and-place;
+    3 cm placing test) on these seeds."""
+    task = make_task(name, protocol=protocol)
+    results = [run_greedy_oracle(task, sim, seed) for seed in range(100000, 100020)]
+    assert sum(success for success, _, _ in results) >= (19 if protocol == "v2" else 17), results
 
 
 def test_greedy_oracle_action_is_the_feasible_step_toward_the_goal():

@@ -1,8 +1,10 @@
-"""Success-rate floors of the embedded default model on fixed evaluation seeds (docs/evaluation.md).
+"""Success-rate floors of the embedded default model under evaluation protocol v2 on fixed development seeds
+(docs/evaluation.md).
 
-The full suite (every task, REGRESSION_EPISODES seeds each) is marked `regression` and runs with
-`make regression`; reduced but real slices (reach and grasp, three seeds each, the evaluation's CEM) run in
-the default test run.
+The full suite (every task, REGRESSION_EPISODES[task] seeds each) is marked `regression` and runs with
+`make regression`; a reduced but real slice (grasp on three seeds, the evaluation's CEM) runs in the default
+test run, and the blind policy is run on the same slice to show that it fails it: the slice measures the world
+model, not a grasp that needs no camera.
 A missing embedded model fails these tests: a skipped regression suite would look like a passing one.
 """
 
@@ -10,38 +12,34 @@ import numpy as np
 import pytest
 
 from vjepa_ac.evaluation import make_task, run_episode
-from vjepa_ac.evaluation.tasks import EVALUATION_SEED_START
+from vjepa_ac.evaluation.episode_runner import run_policy_episode
+from vjepa_ac.evaluation.policies import BlindPolicy
+from vjepa_ac.evaluation.provenance import seed_range
 from vjepa_ac.models import CheckpointError, load_world_model
 from vjepa_ac.planning import CEMConfig, CEMPlanner
 from vjepa_ac.planning.goal_gripper import DEFAULT_GRIPPER_GOAL_WEIGHT, GoalGripper
 from vjepa_ac.simulation import make_sim
 
 ENGINE = "mujoco"
-REGRESSION_FIRST_SEED = EVALUATION_SEED_START
-REGRESSION_EPISODES = 50
-# Floors from `vjepa-ac-eval` runs of the shipped model on seeds 100000+ with the paper's CEM settings, the
-# anchored energy and the gripper readout (docs/embedded_model.md), about two binomial standard deviations below
-# the measured rate, for CPU nondeterminism. Single-goal pick-and-place never succeeds yet, so it has no floor;
-# every task's mean final distance must still not regress.
+PROTOCOL = "v2"
+REGRESSION_FIRST_SEED = 100_000  # development range
+REGRESSION_EPISODES = {"reach": 50, "grasp": 50, "reach-with-object": 20, "pick-and-place": 50,
+                       "pick-and-place-single-goal": 20}
+# The targets of the evaluation issue; a floor is never below them. The v2 rates of the shipped model on these
+# seeds are in docs/evaluation.md; where they are below a target, that test fails until the planner improves.
+TARGETS = {"reach": 0.95, "grasp": 0.90, "pick-and-place": 0.80, "pick-and-place-single-goal": 0.30}
 SUCCESS_FLOORS = {
-    "reach": 0.94,  # measured 1.00 (50/50, seeds 100000-100049); the issue asks 0.95
-    "grasp": 0.80,  # measured 0.90 (45/50; 0.20 with the image energy alone); the issue asks 0.70
-    "reach-with-object": 0.80,  # measured 1.00 (10/10; 0.0 with the image energy alone)
-    "pick-and-place": 0.78,  # measured 0.88 (44/50; 0.14 with the image energy alone); the issue asks 0.80
-    "pick-and-place-single-goal": 0.0,  # measured 0.0 (0/10)
+    "reach": 0.95,
+    "grasp": 0.90,
+    "reach-with-object": 0.80,  # no target in the issue; the near-cube protocol's floor
+    "pick-and-place": 0.80,
+    "pick-and-place-single-goal": 0.30,
 }
-DISTANCE_CEILINGS_M = {  # mean final distance to the task's goal, metres
-    "reach": 0.015,  # measured 0.003
-    "grasp": 0.04,  # measured 0.017
-    "reach-with-object": 0.05,  # measured 0.006 (10 seeds)
-    "pick-and-place": 0.07,  # measured 0.032
-    "pick-and-place-single-goal": 0.28,  # measured 0.210 (10 seeds)
-}
-# Default-run slices, with the evaluation's CEM (800 samples x 10 iterations, anchored energy, gripper readout).
-# task: (seeds, successes needed, actions per episode)
+# Default-run slice, with the evaluation's CEM (800 samples x 10 iterations, anchored energy, gripper readout):
+# task: (seeds, successes needed, actions per episode). 3 of 3 is the only count of three at or above the 0.90
+# grasp target; the blind policy lifts the cube on none of these seeds (test_blind_policy_fails_the_slice).
 SLICES = {
-    "reach": ((100000, 100001, 100002), 3, 15),  # they ended 0.4, 0.05 and 0.1 cm from the goal (4 cm passes)
-    "grasp": ((100000, 100001, 100002), 2, 12),  # all three lifted the cube 6.3-7.5 cm (5 cm passes)
+    "grasp": ((100000, 100001, 100002), 3, 20),
 }
 
 
@@ -75,7 +73,7 @@ def _run(world_model, sim, task_name, seeds):
     planner = CEMPlanner(world_model, CEMConfig(anchor_to_observation=True,
                                                 gripper_goal_weight=DEFAULT_GRIPPER_GOAL_WEIGHT))
     goal_gripper = GoalGripper.for_model()
-    task = make_task(task_name)
+    task = make_task(task_name, protocol=PROTOCOL)
     return [run_episode(sim, world_model, planner, task, seed,
                         goal_gripper=lambda image, _setup, _index: goal_gripper.closedness(image)) for seed in seeds]
 
@@ -85,12 +83,27 @@ def _table(records) -> str:
                      f"{r.final_distance_m:.3f} m, {r.details}" for r in records)
 
 
-def test_seed_constants_are_evaluation_seeds():
-    assert min(min(seeds) for seeds, _, _ in SLICES.values()) >= EVALUATION_SEED_START
-    assert REGRESSION_FIRST_SEED >= EVALUATION_SEED_START
-    assert set(SUCCESS_FLOORS) == {"reach", "grasp", "reach-with-object", "pick-and-place",
-                                   "pick-and-place-single-goal"}
-    assert set(DISTANCE_CEILINGS_M) == set(SUCCESS_FLOORS)
+def test_seeds_are_development_seeds_and_floors_guard_the_targets():
+    seeds = [s for slice_seeds, _, _ in SLICES.values() for s in slice_seeds]
+    seeds += [REGRESSION_FIRST_SEED + n - 1 for n in REGRESSION_EPISODES.values()] + [REGRESSION_FIRST_SEED]
+    assert {seed_range(s) for s in seeds} == {"development"}
+    assert set(SUCCESS_FLOORS) == set(REGRESSION_EPISODES) == {"reach", "grasp", "reach-with-object",
+                                                               "pick-and-place", "pick-and-place-single-goal"}
+    for task, target in TARGETS.items():
+        assert SUCCESS_FLOORS[task] >= target, task
+    for task, (slice_seeds, needed, _) in SLICES.items():
+        assert needed / len(slice_seeds) >= TARGETS[task], task
+
+
+@pytest.mark.parametrize("task_name", list(SLICES))
+def test_blind_policy_fails_the_slice(sim, task_name):
+    """The slice is one a policy without camera or goal images fails, so passing it needs the world model."""
+    seeds, needed, actions = SLICES[task_name]
+    task = make_task(task_name, protocol=PROTOCOL)
+    records = [run_policy_episode(sim, BlindPolicy(), task, seed) for seed in seeds]
+    assert all(r.actions_executed == actions for r in records)
+    successes = sum(r.success for r in records)
+    assert successes < needed, f"blind {task_name}: {successes}/{len(records)}\n{_table(records)}"
 
 
 @pytest.mark.parametrize("task_name", list(SLICES))
@@ -105,14 +118,10 @@ def test_slice_with_default_cem(embedded_model, sim, task_name):
 @pytest.mark.regression
 @pytest.mark.parametrize("task_name", list(SUCCESS_FLOORS))
 def test_success_rate_floor(embedded_model, sim, task_name):
-    seeds = range(REGRESSION_FIRST_SEED, REGRESSION_FIRST_SEED + REGRESSION_EPISODES)
+    seeds = range(REGRESSION_FIRST_SEED, REGRESSION_FIRST_SEED + REGRESSION_EPISODES[task_name])
     records = _run(_require(embedded_model), sim, task_name, seeds)
     rate = float(np.mean([r.success for r in records]))
     floor = SUCCESS_FLOORS[task_name]
     print(f"{task_name}: success rate {rate:.2f} over {len(records)} seeds (floor {floor}), mean final distance "
           f"{np.mean([r.final_distance_m for r in records]):.3f} m")
     assert rate >= floor, f"{task_name}: success rate {rate:.2f} < floor {floor}\n{_table(records)}"
-    mean_distance = float(np.mean([r.final_distance_m for r in records]))
-    ceiling = DISTANCE_CEILINGS_M[task_name]
-    assert mean_distance <= ceiling, (
-        f"{task_name}: mean final distance {mean_distance:.3f} m > {ceiling} m\n{_table(records)}")

@@ -2,9 +2,10 @@
 
 The simulation node and the planner node (embedded V-JEPA 2-AC model + CEM, paper settings
 800 x 10) run in one process and talk over DDS, as `vjepa-ac-run` / `planning_sim.launch.py` do.
-The three sub-goal images of the paper's protocol (4 / 10 / 4 actions) come from the scripted
-expert's sub-goal poses, rendered without disturbing the episode. The episode is judged with the
-pick-and-place criterion of `vjepa-ac-eval`; a GIF and a JSON summary are written.
+The episode is set up as `vjepa-ac-eval` sets it up (protocol v2 by default: the open hand starts
+20-35 cm above the table, 12-25 cm from the cube; four sub-goal images from the scripted expert's
+poses, rendered without disturbing the episode) and judged with the same success test; a GIF and a
+JSON summary are written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vjepa-ac-demo", description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=100_000, help="episode seed (evaluation seeds start at 100000)")
     p.add_argument("--engine", choices=["mujoco", "pybullet"], default="mujoco")
-    p.add_argument("--task", choices=["pick-and-place", "reach"], default="pick-and-place")
+    p.add_argument("--task", choices=["pick-and-place", "grasp", "reach"], default="pick-and-place")
+    p.add_argument("--protocol", choices=["v2", "near-cube"], default="v2",
+                   help="v2: start 12-25 cm from the cube, 20-35 cm high; near-cube: the earlier start above the cube")
     p.add_argument("--checkpoint", default="", help="model directory or official .pt (default: embedded model)")
     p.add_argument("--samples", type=int, default=800)
     p.add_argument("--iterations", type=int, default=10)
@@ -81,7 +84,7 @@ def main(argv=None) -> int:
     sim_node = SimNode(cli_args=["--ros-args", "--params-file", str(config_dir / "sim.yaml"),
                                  "-p", f"engine:={args.engine}", "-p", f"seed:={args.seed}",
                                  "-p", f"image_size:={args.camera_size}"])
-    task = make_task(args.task)
+    task = make_task(args.task, protocol=args.protocol)
     obs, setup = task.setup(sim_node.sim, args.seed)
     sim_node.observation = obs
     goal_paths = []
@@ -108,7 +111,7 @@ def main(argv=None) -> int:
     energy_listener = rclpy.create_node("vjepa_ac_demo_recorder")
     energy_listener.create_subscription(Float64, "energy", recorder.on_energy, VISUALIZATION_QOS)
     total = sum(setup.budgets)
-    print(f"vjepa-ac-demo: {args.task} seed {args.seed} ({args.engine}), {len(goal_paths)} sub-goal image(s), "
+    print(f"vjepa-ac-demo: {args.task} ({args.protocol}) seed {args.seed} ({args.engine}), {len(goal_paths)} sub-goal image(s), "
           f"budgets {setup.budgets}; planning {args.samples} samples x {args.iterations} iterations per action")
     started = time.monotonic()
     spin_nodes([sim_node, planner_node, energy_listener], duration_s=args.timeout,
@@ -130,7 +133,7 @@ def main(argv=None) -> int:
     rclpy.try_shutdown()
     gif = write_episode_gif(record, out / f"demo_{task.name}_seed{args.seed}.gif")
     summary = {**record.to_json(), "wall_seconds": elapsed, "gif": str(gif), "goal_grippers": goal_grippers,
-               "subgoal_images": [str(p) for p in goal_paths], "criterion": task.criterion}
+               "subgoal_images": [str(p) for p in goal_paths], "protocol": args.protocol, "criterion": task.criterion}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if goal_grippers:
         from vjepa_ac.planning.goal_gripper import describe_decision

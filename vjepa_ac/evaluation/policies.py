@@ -146,6 +146,9 @@ BLIND_PRIOR_SAMPLES = 20000
 # cube, 8 cm finger opening): the radius the blind policy maximises the probability of.
 BLIND_CAPTURE_RADIUS = 0.015
 BLIND_WAYPOINT_TOLERANCE = 0.003
+# One action moves the gripper setpoint by at most 0.75: closing to 0.75 already squeezes the cube, so a try
+# need not spend a second action on the last quarter.
+BLIND_GRIPPER_TOLERANCE = 0.3
 
 
 @functools.lru_cache(maxsize=2)
@@ -181,30 +184,48 @@ def _start_likelihood(start_xy: np.ndarray, cubes: np.ndarray, protocol: str) ->
 
 
 def _best_point(points: np.ndarray, weights: np.ndarray, radius: float) -> np.ndarray:
-    """Among `points`, the one whose `radius` disc holds the most weight of `points` (the posterior's best guess
-    for a success that needs being within `radius`)."""
+    """The point whose `radius` ball holds the most weight of `points` (the posterior's best guess for a success
+    that needs being within `radius`), on a grid of radius/4 cells."""
+    from scipy.ndimage import convolve
+
     keep = weights > 0
     points, weights = points[keep], weights[keep]
-    if len(points) > 3000:  # candidates: the heaviest points (the densest region holds most of them)
-        candidates = points[np.argsort(weights)[-3000:]]
-    else:
-        candidates = points
-    close = np.linalg.norm(candidates[:, None, :] - points[None, :, :], axis=2) <= radius
-    return candidates[int(np.argmax(close.astype(np.float64) @ weights))]
+    cell = radius / 4
+    low = points.min(axis=0) - radius
+    index = np.floor((points - low) / cell).astype(int)
+    histogram = np.zeros(index.max(axis=0) + 5)
+    np.add.at(histogram, tuple(index.T), weights)
+    offsets = np.arange(-4, 5)
+    grids = np.meshgrid(*([offsets] * points.shape[1]), indexing="ij")
+    ball = (sum(g.astype(float) ** 2 for g in grids) <= 16).astype(float)
+    score = convolve(histogram, ball, mode="constant")
+    best = np.unravel_index(int(np.argmax(score)), score.shape)
+    return low + (np.asarray(best) + 0.5) * cell
 
 
-def blind_grasp_and_target(start_xy: np.ndarray, protocol: str) -> tuple[np.ndarray, np.ndarray]:
-    """Where the blind policy lowers the hand (most probable cube xy within BLIND_CAPTURE_RADIUS, given only
-    where the hand starts) and where it sets the cube down (most probable target within SUCCESS_XY_TOL, given
-    that the cube was there)."""
-    cubes, targets = _layout_prior()
+def blind_grasp_candidates(start_xy: np.ndarray, protocol: str, count: int = 6) -> list[np.ndarray]:
+    """Where the blind policy tries to grasp, best first: the most probable cube xy within BLIND_CAPTURE_RADIUS
+    given only where the hand starts, then the most probable given that every earlier try found nothing."""
+    cubes, _ = _layout_prior()
     weights = _start_likelihood(np.asarray(start_xy[:2], dtype=np.float64), cubes, protocol)
     if not weights.any():
         raise RuntimeError(f"no scene of the prior has a cube that could start the hand at {start_xy[:2]}")
-    grasp = _best_point(cubes, weights, BLIND_CAPTURE_RADIUS)
-    grasped = weights * (np.linalg.norm(cubes - grasp, axis=1) <= BLIND_CAPTURE_RADIUS)
-    target = _best_point(targets, grasped if grasped.any() else weights, SUCCESS_XY_TOL)
-    return grasp, target
+    candidates = []
+    for _ in range(count):
+        if not weights.any():
+            break
+        candidates.append(_best_point(cubes, weights, BLIND_CAPTURE_RADIUS))
+        weights = weights * (np.linalg.norm(cubes - candidates[-1], axis=1) > BLIND_CAPTURE_RADIUS)
+    return candidates
+
+
+def blind_target(start_xy: np.ndarray, grasp_xy: np.ndarray, protocol: str) -> np.ndarray:
+    """Where the blind policy sets the cube down: the most probable target within SUCCESS_XY_TOL, given where the
+    hand started and that the cube was at `grasp_xy`."""
+    cubes, targets = _layout_prior()
+    weights = _start_likelihood(np.asarray(start_xy[:2], dtype=np.float64), cubes, protocol)
+    grasped = weights * (np.linalg.norm(cubes - grasp_xy, axis=1) <= BLIND_CAPTURE_RADIUS)
+    return _best_point(targets, grasped if grasped.any() else weights, SUCCESS_XY_TOL)
 
 
 def _reach_goal_prior(start: np.ndarray, low: np.ndarray, high: np.ndarray, min_dist: float, max_dist: float,
@@ -222,60 +243,98 @@ def _reach_goal_prior(start: np.ndarray, low: np.ndarray, high: np.ndarray, min_
 class BlindPolicy(Policy):
     """The best we know to do without the camera or the goal images.
 
-    It knows the task, its protocol and budgets, and reads only proprioception (`obs.ee_state`); it never
-    looks at `obs.image`, `obs.object_poses`, the goal images or the task's ground truth. Where the protocol
-    leaves the cube (or goal) uncertain, it goes where that is most probably within reach of success, using the
-    simulator's own layout distribution: grasping tasks lower the open hand over the most probable cube
-    position given where the hand starts (straight down when it starts above the cube), close and lift in one
-    action, and for pick-and-place carry to the most probable target, lower, open and retreat. Reach tasks go
-    to the most probable goal position.
+    It knows the task, its protocol and budgets, and reads only proprioception (`obs.ee_state` and the finger
+    joints); it never looks at `obs.image`, `obs.object_poses`, the goal images or the task's ground truth.
+    Where the protocol leaves the cube (or goal) uncertain, it goes where that is most probably within reach of
+    success, using the simulator's own layout distribution. Grasping tasks lower the open hand over the most
+    probable cube position given where the hand starts (straight down when it starts above the cube) and close;
+    if the fingers close on nothing it opens, rises clear of the cube and tries the next most probable position,
+    while the budget lasts. Holding the cube it lifts it, and for pick-and-place carries it to the most probable
+    target, lowers, opens and retreats. Reach tasks go to the most probable goal position.
     """
 
     name = "blind"
+    HOVER_Z = GRASP_Z + 0.07  # fingertips clear of the 5.5 cm cube between tries
 
     def __init__(self, space: ActionSpace | None = None):
         self.space = space or ActionSpace()
         self.waypoints: list[np.ndarray] = []
-        self.orientation = np.zeros(3)
+        self.candidates: list[np.ndarray] = []
         self.plan_info: dict = {}
+        self.mode = "reach"
+        self.task = None
+        self.start = np.zeros(7)
+        self.next_try = np.zeros(2)
+
+    def _pose(self, xy, z, gripper) -> np.ndarray:
+        return np.concatenate([[xy[0], xy[1], z], self.start[3:6], [gripper]])
 
     def reset(self, sim, obs, setup, task, seed):
-        from vjepa_ac.evaluation.tasks import GRASP_TASK_LIFT_Z
-
-        start = np.asarray(obs.ee_state, dtype=np.float64)
-        self.orientation = start[3:6]
-
-        def pose(xy, z, gripper):
-            return np.concatenate([[xy[0], xy[1], z], self.orientation, [gripper]])
-
+        self.start = np.asarray(obs.ee_state, dtype=np.float64)
+        self.task = task
         if task.name in ("reach", "reach-with-object"):
             bounds = sim.workspace_bounds
             min_z = getattr(task, "MIN_GOAL_TCP_Z", 0.08)
-            goals = _reach_goal_prior(start[:3], np.asarray(bounds.low), np.asarray(bounds.high),
+            goals = _reach_goal_prior(self.start[:3], np.asarray(bounds.low), np.asarray(bounds.high),
                                       task.min_distance, task.max_distance, min_z)
             goal = _best_point(goals, np.ones(len(goals)), task.tolerance_m)
-            self.waypoints = [np.concatenate([goal, self.orientation, [start[6]]])]
+            self.mode = "reach"
+            self.waypoints = [np.concatenate([goal, self.start[3:6], [self.start[6]]])]
             self.plan_info = {"blind_goal_xyz": goal.round(4).tolist()}
             return
-        grasp, target = blind_grasp_and_target(start[:2], task.protocol)
-        self.waypoints = [pose(grasp, max(start[2], PREGRASP_Z) if task.protocol == "v2" else start[2], 0.0),
-                          pose(grasp, GRASP_Z, 0.0)]
-        if task.name == "grasp":
-            self.waypoints.append(pose(grasp, GRASP_TASK_LIFT_Z, 1.0))
-        else:
-            self.waypoints += [pose(grasp, LIFT_Z, 1.0), pose(target, LIFT_Z, 1.0), pose(target, PLACE_Z, 1.0),
-                               pose(target, PLACE_Z, 0.0), pose(target, RETREAT_Z, 0.0)]
-        self.plan_info = {"blind_grasp_xy": grasp.round(4).tolist(), "blind_target_xy": target.round(4).tolist()}
+        self.candidates = blind_grasp_candidates(self.start[:2], task.protocol)
+        self.plan_info = {"blind_tries_xy": []}
+        first = self.candidates[0]
+        approach_z = max(self.start[2], PREGRASP_Z) if task.protocol == "v2" else self.start[2]
+        self._try(first, approach_z)
+
+    def _try(self, xy: np.ndarray, approach_z: float) -> None:
+        self.mode = "try"
+        self.plan_info["blind_tries_xy"].append(xy.round(4).tolist())
+        self.waypoints = [self._pose(xy, approach_z, 0.0), self._pose(xy, GRASP_Z, 0.0), self._pose(xy, GRASP_Z, 1.0)]
+
+    def _holding(self, obs) -> bool:
+        from vjepa_ac.simulation.scene_layout import CUBE_HALF
+
+        # Proprioception: closed fingers stopped apart by something about the cube's width.
+        return bool(np.asarray(obs.joint_positions[7:9]).sum() > 2 * CUBE_HALF - 0.008)
 
     def act(self, obs, stage):
+        from vjepa_ac.evaluation.tasks import GRASP_TASK_LIFT_Z
+
         state = np.asarray(obs.ee_state, dtype=np.float64)
-        while len(self.waypoints) > 1:
+        while True:
             goal = self.waypoints[0]
-            if (np.linalg.norm(goal[:3] - state[:3]) <= BLIND_WAYPOINT_TOLERANCE
-                    and abs(goal[6] - state[6]) < 1e-6):
+            if (np.linalg.norm(goal[:3] - state[:3]) > BLIND_WAYPOINT_TOLERANCE
+                    or abs(goal[6] - state[6]) > BLIND_GRIPPER_TOLERANCE):
+                break
+            if len(self.waypoints) > 1:
                 self.waypoints.pop(0)
                 continue
-            break
+            if self.mode == "try":  # closed at the grasp height: holding the cube, or nothing
+                xy = goal[:2]
+                tries = len(self.plan_info["blind_tries_xy"])
+                if self._holding(obs):
+                    self.mode = "carry"
+                    if self.task.name == "grasp":
+                        self.waypoints = [self._pose(xy, GRASP_TASK_LIFT_Z, 1.0)]
+                    else:
+                        target = blind_target(self.start[:2], xy, self.task.protocol)
+                        self.plan_info["blind_target_xy"] = target.round(4).tolist()
+                        self.waypoints = [self._pose(xy, LIFT_Z, 1.0), self._pose(target, LIFT_Z, 1.0),
+                                          self._pose(target, PLACE_Z, 1.0), self._pose(target, PLACE_Z, 0.0),
+                                          self._pose(target, RETREAT_Z, 0.0)]
+                elif tries < len(self.candidates):  # open, rise clear of the cube, try the next position
+                    self.mode, self.next_try = "retreat", self.candidates[tries]
+                    self.waypoints = [self._pose(xy, GRASP_Z, 0.0), self._pose(xy, self.HOVER_Z, 0.0)]
+                else:
+                    self.mode = "done"
+                    break
+                continue
+            if self.mode == "retreat":
+                self._try(self.next_try, self.HOVER_Z)
+                continue
+            break  # reach, carry or done: hold the last waypoint
         return PolicyStep(greedy_action(state, self.waypoints[0], self.space))
 
     def episode_details(self):

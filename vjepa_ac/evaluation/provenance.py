@@ -13,8 +13,9 @@ from pathlib import Path
 
 SEED_RANGES = {"training": (0, 99_999), "development": (100_000, 149_999), "test": (150_000, 199_999)}
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The code an evaluation runs: the package without its ROS layer (which no evaluation imports), and setup.py.
-CORE_PATHS = ("vjepa_ac", ":(exclude)vjepa_ac/ros", "setup.py")
+# The code and model files an evaluation runs: what vjepa-ac-eval imports (not the ROS layer, training or tools).
+CORE_PATHS = ("vjepa_ac/__init__.py", "vjepa_ac/poses.py", "vjepa_ac/evaluation", "vjepa_ac/models",
+              "vjepa_ac/planning", "vjepa_ac/simulation", "vjepa_ac/assets", "setup.py")
 
 
 def seed_range(seed: int) -> str:
@@ -55,16 +56,14 @@ def _git(*args: str) -> str | None:
 def git_state() -> dict:
     """The commit, a hash of the core code at that commit, and whether the working tree's core code differs.
 
-    `core_tree` names the code the numbers come from independently of commits that touch only docs or the ROS
-    layer, so runs of one code version can be merged across such commits. Untracked files under the core
+    `core_tree` names the code the numbers come from independently of commits that touch only docs, tests or
+    code evaluations do not import, so runs of one code version can be merged across such commits. Untracked files under the core
     paths count as changes (a new module not yet committed is code the commit does not have).
     """
     commit = _git("rev-parse", "HEAD")
     if commit is None:
         return {"commit": None, "core_tree": None, "dirty": True, "dirty_paths": ["(not a git checkout)"]}
-    # ls-tree takes no exclude pathspecs: filter the ROS layer out here.
-    listing = "".join(line + "\n" for line in (_git("ls-tree", "-r", "HEAD", "--", "vjepa_ac", "setup.py") or "")
-                      .splitlines() if not line.split("\t", 1)[-1].startswith("vjepa_ac/ros/"))
+    listing = _git("ls-tree", "-r", "HEAD", "--", *CORE_PATHS) or ""
     status = _git("status", "--porcelain", "--untracked-files=all", "--", *CORE_PATHS) or ""
     dirty_paths = sorted(line[3:] for line in status.splitlines()
                          if line.strip() and not line.rstrip().endswith((".pyc", "/")))

@@ -1,7 +1,10 @@
-"""Combine several `vjepa-ac-eval --json` outputs into one Markdown success table with chosen episode GIFs.
+"""Combine `vjepa-ac-eval --json` outputs into a side-by-side success table (one column per policy) with
+chosen episode GIFs.
 
-Runs of one configuration are often split over seed ranges (or machines); rows that share task, engine and
-settings are merged, so the table shows one success rate per configuration rather than per shard.
+Runs of one configuration are often split over seed ranges (or machines); runs that share task, engine,
+protocol, policy and settings are merged, so the table shows one success rate per configuration rather than
+per shard. Runs whose provenance differs (code version, uncommitted changes, model or readout file hashes) are
+not merged or set side by side unless --allow-mixed-provenance is given, and then the table says so.
 
     python -m vjepa_ac.evaluation.summary_report runs/eval/*.json --out runs/eval/summary
 """
@@ -17,12 +20,22 @@ from pathlib import Path
 import numpy as np
 
 from vjepa_ac.evaluation.reports import markdown_table
-from vjepa_ac.evaluation.tasks import TASKS
+from vjepa_ac.evaluation.tasks import PROTOCOLS, TASKS, make_task
 
 REQUIRED_KEYS = ("task", "engine", "episodes", "successes", "success_rate", "mean_final_distance_m",
                  "seconds_per_action")
 # Settings that differ between shards of one configuration and so do not separate rows.
 SHARD_SETTINGS = ("first_seed", "wall_seconds")
+PLANNER_COLUMN, IMAGE_ENERGY_COLUMN = "planner", "planner, image energy alone"
+COLUMNS = (PLANNER_COLUMN, IMAGE_ENERGY_COLUMN, "blind", "random", "oracle")
+COLUMN_NOTES = {
+    PLANNER_COLUMN: "CEM on the anchored energy plus the goal-image gripper readout (the default)",
+    IMAGE_ENERGY_COLUMN: "the same planner with `--gripper-goal-weight 0` (the paper's image energy decides the "
+                         "gripper)",
+    "blind": "no camera, no goal images: proprioception and the protocol's layout distribution only",
+    "random": "uniform actions within the planner's action bounds",
+    "oracle": "greedy oracle: one step ahead on the ground-truth sub-goal poses (the protocol's ceiling)",
+}
 
 
 def load_summary(path: str | Path) -> dict:
@@ -43,8 +56,48 @@ def _config_key(summary: dict) -> str:
     return json.dumps([summary["task"], summary["engine"], settings], sort_keys=True)
 
 
-def merge_summaries(summaries: list[dict]) -> list[dict]:
-    """One summary per configuration, recomputed from the per-episode records; overlapping seeds are an error."""
+def provenance_key(summary: dict) -> str | None:
+    """What must agree for two runs to be merged or compared: code version (core tree, uncommitted changes) and
+    model files; None for a JSON written before provenance was recorded."""
+    provenance = summary.get("provenance")
+    if not provenance:
+        return None
+    return json.dumps({k: provenance.get(k) for k in ("core_tree", "dirty", "dirty_paths", "model_files")},
+                      sort_keys=True)
+
+
+def _code_key(summary: dict) -> str | None:
+    provenance = summary.get("provenance")
+    if not provenance:
+        return None
+    return json.dumps({k: provenance.get(k) for k in ("core_tree", "dirty", "dirty_paths")}, sort_keys=True)
+
+
+def check_provenance(summaries: list[dict]) -> list[str]:
+    """Problems that make these runs incomparable: missing provenance, several code versions, or planner runs
+    with different model files. Empty when they may share one table."""
+    problems = [f"{s['source']}: no provenance recorded" for s in summaries if provenance_key(s) is None]
+    codes = {_code_key(s) for s in summaries if _code_key(s) is not None}
+    if len(codes) > 1:
+        problems.append(f"{len(codes)} code versions: " + "; ".join(
+            sorted({f"{s['provenance'].get('commit')} (dirty: {s['provenance'].get('dirty')})" for s in summaries
+                    if s.get("provenance")})))
+    planners = [s for s in summaries
+                if s.get("provenance") and (s.get("settings") or {}).get("policy", "planner") == "planner"]
+    models = {json.dumps(s["provenance"].get("model_files", {}).get("model"), sort_keys=True) for s in planners}
+    if len(models) > 1:
+        problems.append(f"planner runs with {len(models)} different sets of model files")
+    # Runs with the image energy alone use no readout; those that use one must use the same.
+    readouts = {json.dumps(s["provenance"]["model_files"]["readout"], sort_keys=True) for s in planners
+                if s["provenance"].get("model_files", {}).get("readout")}
+    if len(readouts) > 1:
+        problems.append(f"planner runs with {len(readouts)} different gripper readout files")
+    return problems
+
+
+def merge_summaries(summaries: list[dict], allow_mixed_provenance: bool = False) -> list[dict]:
+    """One summary per configuration, recomputed from the per-episode records; overlapping seeds are an error,
+    and so are shards whose provenance differs (unless `allow_mixed_provenance`)."""
     groups: dict[str, list[dict]] = {}
     for summary in summaries:
         groups.setdefault(_config_key(summary), []).append(summary)
@@ -55,6 +108,9 @@ def merge_summaries(summaries: list[dict]) -> list[dict]:
             continue
         if any("records" not in s for s in group):
             raise ValueError(f"cannot merge {[s['source'] for s in group]}: per-episode records are missing")
+        if len({provenance_key(s) for s in group}) > 1 and not allow_mixed_provenance:
+            raise ValueError(f"cannot merge {[s['source'] for s in group]}: their provenance differs (code version "
+                             "or model files); pass --allow-mixed-provenance to merge them anyway")
         records = [r for s in group for r in s["records"]]
         seeds = [r["seed"] for r in records]
         if len(set(seeds)) != len(seeds):
@@ -72,11 +128,54 @@ def merge_summaries(summaries: list[dict]) -> list[dict]:
             "successes": successes, "success_rate": successes / len(records),
             "mean_final_distance_m": float(np.mean([r["final_distance_m"] for r in records])),
             "seconds_per_action": float(np.mean(latencies)) if latencies else 0.0,
-            "settings": settings, "records": records, "source": ", ".join(s["source"] for s in group),
+            "settings": settings, "provenance": group[0].get("provenance"),
+            "mixed_provenance": len({provenance_key(s) for s in group}) > 1,
+            "records": records, "source": ", ".join(s["source"] for s in group),
         })
     merged.sort(key=lambda s: (list(TASKS).index(s["task"]) if s["task"] in TASKS else len(TASKS), s["task"],
                                s["engine"]))
     return merged
+
+
+def column_of(summary: dict) -> str:
+    """The side-by-side column a run belongs in."""
+    settings = summary.get("settings") or {}
+    policy = settings.get("policy", "planner")
+    if policy != "planner":
+        return policy
+    weight = (settings.get("planner") or {}).get("gripper_goal_weight", settings.get("gripper_goal_weight"))
+    return IMAGE_ENERGY_COLUMN if weight == 0 else PLANNER_COLUMN
+
+
+def _row_of(summary: dict) -> tuple[str, str, str, str]:
+    settings = summary.get("settings") or {}
+    return (settings.get("protocol", "pre-v2"), summary["task"], summary["engine"], settings.get("seed_range", "?"))
+
+
+def side_by_side(summaries: list[dict]) -> str:
+    """Markdown: one row per (protocol, task, engine, seed range), one column per policy; "not run" where no
+    run exists. Two configurations for one cell are an error (the column would not say which)."""
+    cells: dict[tuple, dict] = {}
+    for s in summaries:
+        key = (*_row_of(s), column_of(s))
+        if key in cells:
+            raise ValueError(f"two configurations for one table cell {key}: {cells[key]['source']} and {s['source']}")
+        cells[key] = s
+    protocol_order = {"v2": 0, "near-cube": 1}
+    rows = sorted({key[:4] for key in cells}, key=lambda r: (protocol_order.get(r[0], 2), r[0],
+                                                              list(TASKS).index(r[1]) if r[1] in TASKS else 99,
+                                                              r[2], r[3]))
+    lines = ["| protocol | task | engine | seeds | " + " | ".join(COLUMNS) + " |",
+             "| --- | --- | --- | --- | " + " | ".join("---:" for _ in COLUMNS) + " |"]
+    for row in rows:
+        seeds = next((_seed_range(cells[(*row, c)]) for c in COLUMNS if (*row, c) in cells), "?")
+        values = []
+        for column in COLUMNS:
+            s = cells.get((*row, column))
+            values.append("not run" if s is None else
+                          f"{100 * s['success_rate']:.0f}% ({s['successes']}/{s['episodes']})")
+        lines.append(f"| {row[0]} | {row[1]} | {row[2]} | {row[3]} {seeds} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def gif_name(task: str, engine: str, seed: int) -> str:
@@ -111,20 +210,50 @@ def _seed_range(summary: dict) -> str:
     return ", ".join(map(str, seeds[:6])) + (" …" if len(seeds) > 6 else "")
 
 
-def build_markdown(summaries: list[dict], gifs: list[tuple[Path, dict, dict]], title: str) -> str:
-    """gifs: (path relative to the Markdown file, record, summary)."""
-    lines = [f"# {title}", "", markdown_table(summaries), "## Success criteria", ""]
-    for task in dict.fromkeys(s["task"] for s in summaries):
-        criterion = TASKS[task].criterion if task in TASKS else "(task unknown to this version)"
-        lines.append(f"- `{task}`: {criterion}")
-    lines += ["", "## Settings", "", "| task | engine | checkpoint | CEM samples × iterations | horizon | camera (px) "
-              "| budgets | seeds | sources |", "| --- | --- | --- | --- | ---: | ---: | --- | --- | --- |"]
+def _criterion(task: str, protocol: str) -> str:
+    if task not in TASKS:
+        return "(task unknown to this version)"
+    if protocol not in PROTOCOLS:
+        return f"(protocol {protocol!r}: written before protocols were recorded; see that run's documentation)"
+    return make_task(task, protocol=protocol).criterion
+
+
+def build_markdown(summaries: list[dict], gifs: list[tuple[Path, dict, dict]], title: str,
+                   problems: list[str] | None = None) -> str:
+    """gifs: (path relative to the Markdown file, record, summary); problems: provenance warnings to print."""
+    lines = [f"# {title}", ""]
+    if problems:
+        lines += ["**Mixed provenance (merged with --allow-mixed-provenance):**", ""]
+        lines += [f"- {p}" for p in problems] + [""]
+    lines += [side_by_side(summaries), "Columns: " + "; ".join(f"{c}: {n}" for c, n in COLUMN_NOTES.items()) + ".",
+              "", "## Runs", "", markdown_table(summaries), "## Success criteria", ""]
+    for protocol, task in dict.fromkeys(((s.get("settings") or {}).get("protocol", "pre-v2"), s["task"])
+                                        for s in summaries):
+        lines.append(f"- `{task}` ({protocol}): {_criterion(task, protocol)}")
+    lines += ["", "## Provenance", ""]
+    for provenance in {json.dumps(s.get("provenance"), sort_keys=True): s.get("provenance")
+                       for s in summaries}.values():
+        if not provenance:
+            lines.append("- (runs without recorded provenance)")
+            continue
+        files = {**provenance.get("model_files", {}).get("model", {}),
+                 **provenance.get("model_files", {}).get("readout", {})}
+        lines.append(f"- commit {provenance.get('commit')}, core tree {str(provenance.get('core_tree'))[:16]}, "
+                     f"uncommitted changes: {provenance.get('dirty_paths') or 'none'}"
+                     + ("; files: " + ", ".join(f"`{k}` sha256 {v[:16]}…" for k, v in files.items()) if files else ""))
+    lines += ["", "## Settings", "", "| task | protocol | policy | engine | checkpoint | CEM samples × iterations | "
+              "horizon | gripper goal weight | camera (px) | budgets | seeds | sources |",
+              "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
     for s in summaries:
         st = s.get("settings") or {}
+        planner = st.get("planner") or {}
         budgets = st.get("budgets") or "task default"
-        lines.append(f"| {s['task']} | {s['engine']} | {st.get('checkpoint', '?')} | {st.get('samples', '?')} × "
-                     f"{st.get('iterations', '?')} | {st.get('horizon', '?')} | {st.get('camera_size', '?')} | "
-                     f"{budgets} | {_seed_range(s)} | {s['source']} |")
+        cem = (f"{planner.get('samples', st.get('samples', '?'))} × {planner.get('iterations', st.get('iterations', '?'))}"
+               if st.get("policy", "planner") == "planner" else "–")
+        lines.append(f"| {s['task']} | {st.get('protocol', 'pre-v2')} | {column_of(s)} | {s['engine']} | "
+                     f"{st.get('checkpoint') or '–'} | {cem} | {planner.get('horizon', st.get('horizon', '–'))} | "
+                     f"{planner.get('gripper_goal_weight', st.get('gripper_goal_weight', '–'))} | "
+                     f"{st.get('camera_size', '?')} | {budgets} | {_seed_range(s)} | {s['source']} |")
     if gifs:
         lines += ["", "## Episodes", "", "Left: camera; right: current sub-goal image; below: CEM energy.", ""]
         for path, record, summary in gifs:
@@ -136,9 +265,18 @@ def build_markdown(summaries: list[dict], gifs: list[tuple[Path, dict, dict]], t
 
 
 def write_report(json_paths: list[Path], out: Path, gif_dirs: list[Path] | None = None, gifs_per_row: int = 2,
-                 explicit_gifs: list[Path] | None = None, title: str = "Simulated evaluation") -> Path:
-    """Write `out/summary.md` (+ `out/gifs/`); returns the Markdown path."""
-    summaries = merge_summaries([load_summary(p) for p in json_paths])
+                 explicit_gifs: list[Path] | None = None, title: str = "Simulated evaluation",
+                 allow_mixed_provenance: bool = False) -> Path:
+    """Write `out/summary.md` (+ `out/gifs/`); returns the Markdown path.
+
+    Raises ValueError when the runs' provenance differs (see `check_provenance`) unless allowed; allowed
+    differences are listed at the top of the report.
+    """
+    summaries = merge_summaries([load_summary(p) for p in json_paths], allow_mixed_provenance)
+    problems = check_provenance(summaries)
+    if problems and not allow_mixed_provenance:
+        raise ValueError("these runs' provenance differs or is missing, so they are not one table: "
+                         + "; ".join(problems) + " (pass --allow-mixed-provenance to show them anyway, marked)")
     out.mkdir(parents=True, exist_ok=True)
     picked: list[tuple[Path, dict, dict]] = []
     if explicit_gifs:
@@ -162,7 +300,7 @@ def write_report(json_paths: list[Path], out: Path, gif_dirs: list[Path] | None 
             shutil.copyfile(path, target)
         copied.append((target.relative_to(out), record, summary))
     markdown = out / "summary.md"
-    markdown.write_text(build_markdown(summaries, copied, title))
+    markdown.write_text(build_markdown(summaries, copied, title, problems))
     return markdown
 
 
@@ -177,13 +315,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gif", type=Path, action="append", default=[],
                    help="copy exactly these GIFs instead of picking; repeatable")
     p.add_argument("--title", default="Simulated evaluation")
+    p.add_argument("--allow-mixed-provenance", action="store_true",
+                   help="merge and tabulate runs whose provenance differs or is missing (the report lists how)")
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        path = write_report(args.json, args.out, args.gif_dir, args.gifs_per_row, args.gif, args.title)
+        path = write_report(args.json, args.out, args.gif_dir, args.gifs_per_row, args.gif, args.title,
+                            args.allow_mixed_provenance)
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"summary_report: {error}") from error
     print(path.read_text(), end="")
