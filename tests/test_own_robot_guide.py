@@ -74,6 +74,10 @@ def test_cpu_commands_run_as_written(workdir):
         assert program in scripts, f"{program} is not a console script of this package"
         result = subprocess.run(line, shell=True, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, f"{line}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        if program == "vjepa-ac-run":  # the fine-tuned model planned and the simulated arm moved
+            commands = int(re.search(r"planner commands: (\d+)", result.stdout).group(1))
+            moved = float(re.search(r"EE moved ([\d.]+) m", result.stdout).group(1))
+            assert commands >= 1 and moved > 0.01, result.stdout
     finetune = workdir / "runs" / "own_robot" / "finetune"
     assert (finetune / "landscape_before.png").is_file() and (finetune / "landscape_after.png").is_file()
     assert (finetune / "checkpoints" / "step_00000060" / "model.safetensors").is_file()

@@ -202,8 +202,11 @@ def main(argv=None) -> int:
         )  # fmt: skip
         metadata = {**source, "data": [str(d) for d in args.data], "token_cache": args.token_cache,
                     "frames_per_clip": args.frames_per_clip, "stride": args.stride}
-        trainer = ACTrainer(world_model, dataset, config, args.out, ctx, metadata, progress=not args.no_progress,
-                            val_dataset=val_dataset)
+        try:
+            trainer = ACTrainer(world_model, dataset, config, args.out, ctx, metadata,
+                                progress=not args.no_progress, val_dataset=val_dataset)
+        except ValueError as error:  # e.g. fewer clips than one batch: say so, without a traceback
+            raise SystemExit(f"vjepa-ac-train-predictor: error: {error}") from error
         if args.resume:
             resume_from_latest(trainer, args.out)
         report = {}
