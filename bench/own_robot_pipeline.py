@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _run(args: list[str]) -> tuple[dict, float, float]:
-    """(last JSON line of stdout, seconds, peak resident memory of the child in MiB, polled from /proc)."""
+def _run(args: list[str], lines_out: list | None = None) -> tuple[dict, float, float]:
+    """(last JSON line of stdout, seconds, peak resident memory of the child in MiB, polled from /proc);
+    every JSON line goes to `lines_out` if given."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen([sys.executable, "-m", *args], stdout=out, stderr=err, text=True, cwd=ROOT)
@@ -45,6 +46,8 @@ def _run(args: list[str]) -> tuple[dict, float, float]:
     if child.returncode not in (0, 1):
         raise SystemExit(f"{args[0]} failed:\n{stderr[-3000:]}")
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if lines_out is not None:
+        lines_out.extend(json.loads(line) for line in lines)
     return (json.loads(lines[-1]) if lines else {}), seconds, peak_kib / 1024
 
 
@@ -83,6 +86,7 @@ def main(argv=None) -> int:
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--steps", type=int, default=6, help="driver actions per episode")
     p.add_argument("--first-seed", type=int, default=90500, help="scene seed of the first episode (training range)")
+    p.add_argument("--attempts", type=int, default=5, help="recordings of a scene before giving up on it")
     p.add_argument("--finetune-steps", type=int, default=200)
     p.add_argument("--reach-seeds", type=int, nargs="+", default=[100000, 100001, 100002])
     p.add_argument("--camera-size", type=int, default=256)
@@ -96,10 +100,14 @@ def main(argv=None) -> int:
     episodes = work / "episodes"
     summary = {"episodes": args.episodes, "steps_per_episode": args.steps, "camera_size": args.camera_size,
                "stored_size": 128}
+    attempts = []
     record, seconds, _ = _run(["vjepa_ac.ros.record_sim", "--out", str(episodes), "--episodes", str(args.episodes),
                                "--steps", str(args.steps), "--camera-size", str(args.camera_size), "--image-size",
-                               "128", "--first-seed", str(args.first_seed)])
-    summary["record"] = {**record, "seconds": round(seconds, 1)}
+                               "128", "--first-seed", str(args.first_seed), "--attempts", str(args.attempts)],
+                              attempts)
+    refusals = [a["message"].split("(the episode")[0] for a in attempts if "saved" in a and not a["saved"]]
+    summary["record"] = {**record, "seconds": round(seconds, 1), "attempts": len(refusals) + record["episodes_saved"],
+                         "refusals": refusals}
     summary["check_embedded"] = _check(episodes, None, work / "check_embedded.json")
     finetune, seconds, peak_mib = _run(["vjepa_ac.training.train_predictor", "--init-from",
                                         str(ROOT / "vjepa_ac/assets/embedded_model"), "--episodes", str(episodes),

@@ -127,14 +127,16 @@ def main(argv=None) -> int:
     parser.add_argument("--camera-size", type=int, default=None,
                         help="rendered camera size (default: --image-size); the recorder resizes to --image-size")
     parser.add_argument("--engine", choices=("mujoco", "pybullet"), default="mujoco")
+    parser.add_argument("--attempts", type=int, default=3, help="recordings of a scene before giving up on it")
     args = parser.parse_args(argv)
-    if args.episodes < 1 or args.steps < 1:
-        parser.error("--episodes and --steps must be >= 1")
+    if args.episodes < 1 or args.steps < 1 or args.attempts < 1:
+        parser.error("--episodes, --steps and --attempts must be >= 1")
     rclpy.init()
     started = time.monotonic()
     try:
         records = record_episodes(args.out, args.episodes, args.first_seed, args.steps, args.rate_hz, args.policy,
-                                  args.image_size, args.engine, camera_size=args.camera_size, progress=lambda r: print(json.dumps(r), flush=True))
+                                  args.image_size, args.engine, attempts=args.attempts,
+                                  camera_size=args.camera_size, progress=lambda r: print(json.dumps(r), flush=True))
     except (RuntimeError, ValueError) as exc:
         print(f"vjepa-ac-record-sim: error: {exc}", file=sys.stderr)
         return 1
