@@ -106,6 +106,7 @@ def test_official_layout_checkpoint_finetunes_on_recorded_episodes(recorded, sha
 
 
 @pytest.mark.slow
+@pytest.mark.regression  # `make test` skips it (1-2 minutes of CEM on 2 cores); `make regression` runs it
 def test_reach_planned_with_the_finetuned_model_succeeds(finetuned):
     """The evaluation's reach task and CEM (800 x 10, anchored energy), camera at the recorded 256 px."""
     from vjepa_ac.evaluation import make_task, run_episode
