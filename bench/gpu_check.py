@@ -554,7 +554,7 @@ class Check:
                 _sync(self.device)
                 best = min(best, time.perf_counter() - started)
             return {"frames": len(frames), "frame_px": 256, "encoder_image_size": model.image_size,
-                    "encode_batch_size": model.config.encode_batch_size, "seconds": best,
+                    "encode_batch_size": model.config.encode_batch_size, "encode_seconds": best,
                     "frames_per_s": len(frames) / best, "tokens_per_s": tokens.shape[0] * tokens.shape[1] / best,
                     "encoder_parameters": sum(p.numel() for p in model.encoder.parameters())}
         finally:
