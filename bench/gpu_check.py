@@ -2,7 +2,7 @@
 
 Three modes, one code path:
 
-    python bench/gpu_check.py --out DIR               # the GPU check (official size, bf16; ~5 min on an H100)
+    python bench/gpu_check.py --out DIR               # the GPU check (official size, bf16; 450 s budget)
     python bench/gpu_check.py --tiny --out DIR        # the same parts at a tiny size on CPU (tests/test_gpu_check.py)
     python bench/gpu_check.py --size embedded --device cpu --parts plan_h1 plan_h2 official_style_h1 \
         official_style_h2 --out DIR                   # the package / official-style ratio at the embedded size
