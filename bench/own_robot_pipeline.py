@@ -87,6 +87,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=6, help="driver actions per episode")
     p.add_argument("--first-seed", type=int, default=90500, help="scene seed of the first episode (training range)")
     p.add_argument("--attempts", type=int, default=5, help="recordings of a scene before giving up on it")
+    p.add_argument("--rate-hz", type=float, default=4.0, help="recording rate (the real robot's 4 Hz)")
     p.add_argument("--finetune-steps", type=int, default=200)
     p.add_argument("--reach-seeds", type=int, nargs="+", default=[100000, 100001, 100002])
     p.add_argument("--camera-size", type=int, default=256)
@@ -98,12 +99,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     work = args.work or Path(tempfile.mkdtemp(prefix="own_robot_"))
     episodes = work / "episodes"
-    summary = {"episodes": args.episodes, "steps_per_episode": args.steps, "camera_size": args.camera_size,
+    summary = {"episodes": args.episodes, "steps_per_episode": args.steps, "rate_hz": args.rate_hz,
+               "camera_size": args.camera_size,
                "stored_size": 128}
     attempts = []
     record, seconds, _ = _run(["vjepa_ac.ros.record_sim", "--out", str(episodes), "--episodes", str(args.episodes),
                                "--steps", str(args.steps), "--camera-size", str(args.camera_size), "--image-size",
-                               "128", "--first-seed", str(args.first_seed), "--attempts", str(args.attempts)],
+                               "128", "--first-seed", str(args.first_seed), "--attempts", str(args.attempts),
+                               "--rate-hz", str(args.rate_hz)],
                               attempts)
     refusals = [a["message"].split("(the episode")[0] for a in attempts if "saved" in a and not a["saved"]]
     summary["record"] = {**record, "seconds": round(seconds, 1), "attempts": len(refusals) + record["episodes_saved"],

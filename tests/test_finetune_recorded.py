@@ -37,8 +37,10 @@ def recorded(tmp_path_factory):
     out = tmp_path_factory.mktemp("recorded")
     rclpy.init()
     try:
-        records = record_episodes(str(out), EPISODES, FIRST_SEED, steps=STEPS, rate_hz=4.0, image_size=IMAGE_SIZE,
-                                  camera_size=CAMERA_SIZE)
+        # 2 Hz and up to 5 tries per scene: the recorder refuses an episode with one late frame, and the
+        # default test run shares 2 cores with other jobs.
+        records = record_episodes(str(out), EPISODES, FIRST_SEED, steps=STEPS, rate_hz=2.0, image_size=IMAGE_SIZE,
+                                  camera_size=CAMERA_SIZE, attempts=5)
     finally:
         rclpy.try_shutdown()
     return out, records
@@ -71,7 +73,7 @@ def test_ten_episodes_recorded_over_ros(recorded):
         meta = read_metadata(file)
         assert episode.seed == seed and episode.frames.shape[1:] == (IMAGE_SIZE, IMAGE_SIZE, 3)
         assert meta["source_image_size"] == [CAMERA_SIZE, CAMERA_SIZE] and meta["camera_frame_id"]
-        assert meta["euler_convention"] == "xyz" and meta["rate_hz"] == 4.0
+        assert meta["euler_convention"] == "xyz" and meta["rate_hz"] == 2.0
         assert len(episode) >= STEPS  # the start, the driver's actions, and the end
         # The driver moved the arm, and the frames show it: steps with a move change the image.
         moves = np.abs(np.diff(episode.states[:, :3], axis=0)).sum(axis=1)

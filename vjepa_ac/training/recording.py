@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vjepa_ac.ros.image_preprocessing import fit_to_square  # PIL only: the ros package imports no rclpy
 from vjepa_ac.training.episodes import EpisodeFormatError, validate_trajectory_arrays
 
 __all__ = [
@@ -173,8 +174,6 @@ class EpisodeRecording:
         problem = self._check_frames(camera, pose)
         if problem:
             return self._fail(problem)
-        from vjepa_ac.ros.image_preprocessing import fit_to_square
-
         rgb = camera.value
         pose6, quaternion = pose.value
         closedness = float(gripper.value) if gripper is not None else 0.0
