@@ -17,12 +17,13 @@ import rclpy
 import yaml
 from ros_test_support import REPO_ROOT, TinyWorldModel
 
+from vjepa_ac.ros.episode_recorder import RECORDER_PARAMETERS
 from vjepa_ac.ros.params import PLANNER_PARAMETERS, SIM_PARAMETERS, coerce
 
 LAUNCH_FILES = sorted((REPO_ROOT / "launch").glob("*.launch.py"))
 CONFIG_DIR = REPO_ROOT / "config"
 PARAMETER_FILES = {"planner.yaml": PLANNER_PARAMETERS, "franka_real.yaml": PLANNER_PARAMETERS,
-                   "sim.yaml": SIM_PARAMETERS}
+                   "sim.yaml": SIM_PARAMETERS, "recorder.yaml": RECORDER_PARAMETERS}
 
 
 def console_scripts() -> dict[str, str]:
