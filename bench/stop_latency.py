@@ -9,7 +9,7 @@ point of a plan (uniform over one plan time), and the latency is the arrival of 
 the stop, counted from the stop (the robot's last camera/pose message, or the answer to ~/enable false);
 0 when no command came after it.
 
-    .venv/bin/python bench/stop_latency.py --tries 20 --out bench/results/stop_latency.json
+    .venv/bin/python bench/stop_latency.py --tries 20 --out docs/results/safety/stop_latency.json
     .venv/bin/python bench/stop_latency.py --code-root /tmp/issue21_before --out /tmp/stop_latency_before.json
 """
 
@@ -164,7 +164,10 @@ def main(argv=None) -> int:
 
     rclpy.init()
     cases = args.cases.split(",")
-    results: dict = {"planner_params": PLANNER_PARAMS, "code_root": str(args.code_root or "."),
+    from vjepa_ac.evaluation.provenance import git_state, model_file_hashes
+
+    results: dict = {"provenance": {**git_state(), "model_files": model_file_hashes(None)},
+                     "planner_params": PLANNER_PARAMS, "code_root": str(args.code_root or "."),
                      "load_average_start": os.getloadavg()}
     rng = random.Random(SEED)
     rig = HostileRig(PLANNER_PARAMS, code_root=args.code_root)
