@@ -75,7 +75,7 @@ def _reach(checkpoint: str | None, seeds: list[int], camera_size: int) -> list[d
         for seed in seeds:
             started = time.perf_counter()
             record = run_episode(sim, model, CEMPlanner(model, CEMConfig(anchor_to_observation=True)),
-                                 make_task("reach"), seed)
+                                 make_task("reach", protocol="near-cube"), seed)
             rows.append({"seed": seed, "success": record.success, "final_distance_cm":
                          round(100 * record.final_distance_m, 2), "seconds": round(time.perf_counter() - started, 1)})
     return rows

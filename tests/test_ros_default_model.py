@@ -45,7 +45,7 @@ def test_default_config_reads_the_goal_gripper_and_plans_toward_it():
         from vjepa_ac.evaluation.tasks import make_task
 
         _, setup = make_task("grasp").setup(sim, 90000)
-    lifted = setup.goal_images[1]  # the cube lifted in the closed hand
+    lifted = setup.goal_images[-1]  # the cube lifted in the closed hand
     assert load_gripper_readout(EMBEDDED_MODEL_DIR).goal_closedness(lifted) == 1.0
     params = {"checkpoint": "", "samples": 64, "iterations": 3, "top_k": 8, "rate_hz": 2.0, "max_sensor_age_s": 2.0,
               "gripper_goal_weight": 0.02}

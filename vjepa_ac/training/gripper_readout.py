@@ -132,7 +132,7 @@ def goal_image_check(readout: GripperReadout, seeds: int, min_confidence: float,
     sim = make_sim("mujoco", image_size=readout.image_size)
     try:
         for task_name, names in GOAL_IMAGE_NAMES.items():
-            task = make_task(task_name)
+            task = make_task(task_name, protocol="near-cube")  # the images GOAL_IMAGE_NAMES names
             for seed in range(first_seed, first_seed + seeds):
                 _, setup = task.setup(sim, seed)
                 for name, image, pose in zip(names, setup.goal_images, setup.info["subgoal_ee_poses"]):
