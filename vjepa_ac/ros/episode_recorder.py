@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
@@ -33,7 +32,7 @@ from vjepa_ac.ros.params import (
     read_parameters,
 )
 from vjepa_ac.ros.qos import LATEST_SENSOR_QOS, VISUALIZATION_QOS
-from vjepa_ac.ros.spinning import spin_nodes
+from vjepa_ac.ros.spinning import run_node
 from vjepa_ac.ros.state_conversion import StateInputError, gripper_closedness, pose_msg_to_pose6
 from vjepa_ac.training.recording import (
     EpisodeRecording,
@@ -250,15 +249,7 @@ class EpisodeRecorderNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = EpisodeRecorderNode()
-    except (ParameterValueError, ValueError) as exc:
-        rclpy.logging.get_logger("vjepa_ac_episode_recorder").fatal(f"cannot start the recorder: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    spin_nodes([node])
-    return 0
+    return run_node(EpisodeRecorderNode, "vjepa_ac_episode_recorder", "the recorder", args=args)
 
 
 if __name__ == "__main__":

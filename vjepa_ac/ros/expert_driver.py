@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -23,7 +22,7 @@ from std_srvs.srv import Trigger
 
 from vjepa_ac.ros.params import ParameterValueError, ParamSpec, declare_parameters, read_parameters
 from vjepa_ac.ros.qos import COMMAND_QOS, LATEST_SENSOR_QOS
-from vjepa_ac.ros.spinning import spin_nodes
+from vjepa_ac.ros.spinning import run_node
 from vjepa_ac.ros.state_conversion import (
     StateInputError,
     apply_delta,
@@ -195,15 +194,7 @@ class ExpertDriverNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = ExpertDriverNode()
-    except (ParameterValueError, ValueError) as exc:
-        rclpy.logging.get_logger("vjepa_ac_expert_driver").fatal(f"cannot start the driver: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    spin_nodes([node])
-    return 0
+    return run_node(ExpertDriverNode, "vjepa_ac_expert_driver", "the driver", args=args)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -43,7 +42,7 @@ from vjepa_ac.ros.params import (
     read_parameters,
 )
 from vjepa_ac.ros.qos import COMMAND_QOS, GOAL_QOS, STATE_QOS, VISUALIZATION_QOS
-from vjepa_ac.ros.spinning import spin_nodes
+from vjepa_ac.ros.spinning import run_node
 from vjepa_ac.ros.state_conversion import (
     StateInputError,
     delta_between,
@@ -295,15 +294,7 @@ class SimNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = SimNode()
-    except (ParameterValueError, ValueError, RuntimeError) as exc:
-        rclpy.logging.get_logger("vjepa_ac_sim").fatal(f"cannot start the simulation: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    spin_nodes([node])
-    return 0
+    return run_node(SimNode, "vjepa_ac_sim", "the simulation", errors=(ValueError, RuntimeError), args=args)
 
 
 if __name__ == "__main__":

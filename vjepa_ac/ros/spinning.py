@@ -95,3 +95,17 @@ def spin_nodes(nodes, duration_s: float | None = None, until=None, destroy: bool
             rclpy.try_shutdown()
     if spinners.error is not None:
         raise spinners.error
+
+
+def run_node(make_node, logger_name: str, what: str, errors=(ValueError,), args=None) -> int:
+    """A console entry point: a node whose configuration is refused exits 2 with one fatal line, not a
+    traceback; otherwise it spins until shut down."""
+    rclpy.init(args=args)
+    try:
+        node = make_node()
+    except errors as exc:
+        rclpy.logging.get_logger(logger_name).fatal(f"cannot start {what}: {exc}")
+        rclpy.try_shutdown()
+        return 2
+    spin_nodes([node])
+    return 0
