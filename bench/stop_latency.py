@@ -21,6 +21,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -202,7 +203,7 @@ def main(argv=None) -> int:
             stops["target_s"] = max_age + 0.1
             record("stops", stops)
         if "file" in cases:
-            record("file", case_file(rig, big_png(Path("/tmp/vjepa_ac_12000px.png"))))
+            record("file", case_file(rig, big_png(Path(tempfile.mkdtemp(prefix="vjepa_ac_")) / "12000px.png")))
         if "huge_step" in cases:
             record("huge_step", case_huge_step(rig))
         results["alive_at_end"] = rig.alive()
