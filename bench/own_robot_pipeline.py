@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     summary["record"] = {**record, "seconds": round(seconds, 1), "attempts": len(refusals) + record["episodes_saved"],
                          "refusals": refusals}
     summary["check_embedded"] = _check(episodes, None, work / "check_embedded.json")
-    finetune, seconds, peak_mib = _run(["vjepa_ac.training.train_predictor", "--init-from",
+    finetune, seconds, peak_mib = _run(["vjepa_ac.cli.train_predictor", "--init-from",
                                         str(ROOT / "vjepa_ac/assets/embedded_model"), "--episodes", str(episodes),
                                         "--token-cache", str(work / "tokens.cache"), "--frames-per-clip", "4",
                                         "--steps", str(args.finetune_steps), "--batch-size", "16", "--lr", "1e-4",

@@ -46,7 +46,7 @@ def _encoder_energy(args):
     else:
         from vjepa_ac.models.image_preprocessing import images_to_frames
         from vjepa_ac.models.world_model import normalize_tokens
-        from vjepa_ac.training.encoder_pretrainer import load_pretrained_encoder
+        from vjepa_ac.training.encoder.encoder_pretrainer import load_pretrained_encoder
 
         encoder = load_pretrained_encoder(args.encoder).eval()
         image_size, label = encoder.config.image_size, f"encoder {args.encoder}"

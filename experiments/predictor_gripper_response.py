@@ -48,10 +48,9 @@ def main(argv=None) -> int:
 def _run(args) -> int:
 
     from vjepa_ac.models import load_world_model
-    from vjepa_ac.training.clip_dataset import clip_actions
+    from vjepa_ac.training.data.clip_dataset import clip_actions, split_indices
+    from vjepa_ac.training.data.token_cache import TokenCache, encoder_fingerprint
     from vjepa_ac.training.losses import layer_norm_tokens
-    from vjepa_ac.training.token_cache import TokenCache, encoder_fingerprint
-    from vjepa_ac.training.train_predictor import split_indices
 
     model = load_world_model(args.model).eval()
     cache = TokenCache(args.token_cache, expected_fingerprint=encoder_fingerprint(model.encoder), in_memory=True)

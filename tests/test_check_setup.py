@@ -9,9 +9,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from vjepa_ac.tools.check_setup import main, run_checks
-from vjepa_ac.training.collect import record_episode
-from vjepa_ac.training.exploration import ExplorationConfig
-from vjepa_ac.training.recording import EpisodeRecording, RecorderSettings, SensorSample, save_recording
+from vjepa_ac.training.data.collect import record_episode
+from vjepa_ac.training.data.exploration import ExplorationConfig
+from vjepa_ac.training.data.recording import EpisodeRecording, RecorderSettings, SensorSample, save_recording
 
 SEEDS = range(90300, 90304)  # training seeds: these scenes are recorded data
 

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from vjepa_ac.models import save_world_model
-from vjepa_ac.training.token_cache import build_token_cache, encoder_fingerprint
-from vjepa_ac.training.trajectories import Trajectory
+from vjepa_ac.training.data.episodes import Episode
+from vjepa_ac.training.data.token_cache import build_token_cache, encoder_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def test_bench_counts_gripper_changes_in_the_held_out_tail(tmp_path):
         states[:, 0] += 0.02 * np.arange(6)
         states[3:, 6] = 0.8 if i == 3 else 0.0  # only the last trajectory (the held-out tail) closes
         frames = rng.integers(0, 256, (6, model.image_size, model.image_size, 3), dtype=np.uint8)
-        trajectories.append(Trajectory(frames=frames, states=states, name=f"t{i}"))
+        trajectories.append(Episode(frames=frames, states=states, name=f"t{i}"))
     cache = build_token_cache(tmp_path / "cache.safetensors", trajectories, model.encode,
                               encoder_fingerprint(model.encoder), progress=False)
     out = tmp_path / "response.json"

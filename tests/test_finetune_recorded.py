@@ -18,8 +18,8 @@ import rclpy
 from ros_test_support import RUN_ENV
 
 from vjepa_ac.models import EMBEDDED_MODEL_DIR, load_world_model
-from vjepa_ac.training.episodes import load_episode
-from vjepa_ac.training.recording import read_metadata
+from vjepa_ac.training.data.episodes import load_episode
+from vjepa_ac.training.data.recording import read_metadata
 
 EPISODES = 10
 FIRST_SEED = 90200
@@ -47,7 +47,7 @@ def recorded(tmp_path_factory):
 
 
 def train(args: list[str]) -> dict:
-    command = [sys.executable, "-m", "vjepa_ac.training.train_predictor", *args, "--no-progress"]
+    command = [sys.executable, "-m", "vjepa_ac.cli.train_predictor", *args, "--no-progress"]
     result = subprocess.run(command, capture_output=True, text=True, env=RUN_ENV, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -13,7 +13,7 @@ from vjepa_ac.models.gripper_readout import (
     save_gripper_readout,
 )
 from vjepa_ac.planning.goal_gripper import GoalGripper, gripper_target
-from vjepa_ac.training.gripper_readout import episode_frames, readout_scores, train_gripper_readout
+from vjepa_ac.training.predictor.readout_trainer import episode_frames, readout_scores, train_gripper_readout
 
 
 def synthetic_frames(n=240, size=64, seed=0):
@@ -118,7 +118,7 @@ def test_goal_gripper_requires_a_readout_and_holds_when_undecided(trained, tmp_p
 
 
 def test_episode_frames_labels_and_skips_ambiguous_setpoints(tmp_path):
-    from vjepa_ac.training.episodes import save_episode
+    from vjepa_ac.training.data.episodes import save_episode
 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, size=(5, 32, 32, 3), dtype=np.uint8)

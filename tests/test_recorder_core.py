@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from vjepa_ac.training.episodes import load_episode
-from vjepa_ac.training.recording import (
+from vjepa_ac.training.data.episodes import load_episode, load_episodes
+from vjepa_ac.training.data.recording import (
     EpisodeRecording,
     EpisodeSaveError,
     RecorderSettings,
@@ -19,7 +19,6 @@ from vjepa_ac.training.recording import (
     read_metadata,
     save_recording,
 )
-from vjepa_ac.training.trajectories import load_trajectories
 
 PERIOD = 0.25
 SETTINGS = RecorderSettings(rate_hz=1 / PERIOD, image_size=32, min_steps=3, max_sync_skew_s=0.05)
@@ -71,7 +70,7 @@ def test_saved_episode_is_training_format_with_metadata(tmp_path):
     assert meta["camera_frame_id"] == "cam" and meta["base_frame_id"] == "base"
     assert meta["source_image_size"] == [64, 48] and meta["image_size"] == [32, 32] and meta["rate_hz"] == 4.0
     # What vjepa-ac-train-predictor --episodes reads.
-    (trajectory,) = load_trajectories(tmp_path, image_size=16)
+    (trajectory,) = load_episodes(tmp_path, image_size=16)
     assert trajectory.frames.shape == (5, 16, 16, 3)
 
 

@@ -22,7 +22,7 @@ from ros_test_support import (
 from std_srvs.srv import Trigger
 
 from vjepa_ac.ros.episode_recorder import EpisodeRecorderNode
-from vjepa_ac.training.episodes import load_episode
+from vjepa_ac.training.data.episodes import load_episode
 
 RATE_HZ = 5.0
 PANDA_FINGERS = ["panda_finger_joint1", "panda_finger_joint2"]

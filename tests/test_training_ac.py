@@ -7,20 +7,20 @@ import pytest
 import torch
 
 from tests.training_support import run_module, simulator_episodes, tiny_world_model, write_episodes
+from vjepa_ac.cli.train_predictor import main as train_predictor_main
 from vjepa_ac.models import load_world_model, save_world_model
-from vjepa_ac.training.ac_trainer import ACTrainConfig, ACTrainer
-from vjepa_ac.training.clip_dataset import ClipDataset
-from vjepa_ac.training.distributed import init_distributed
-from vjepa_ac.training.losses import ac_losses
-from vjepa_ac.training.metrics_log import read_metrics
-from vjepa_ac.training.token_cache import (
+from vjepa_ac.training.data.clip_dataset import ClipDataset
+from vjepa_ac.training.data.episodes import Episode, load_episodes
+from vjepa_ac.training.data.token_cache import (
     CachedClipDataset,
     TokenCache,
     build_token_cache,
     encoder_fingerprint,
 )
-from vjepa_ac.training.train_predictor import main as train_predictor_main
-from vjepa_ac.training.trajectories import Trajectory, load_trajectories
+from vjepa_ac.training.distributed import init_distributed
+from vjepa_ac.training.losses import ac_losses
+from vjepa_ac.training.metrics_log import read_metrics
+from vjepa_ac.training.predictor.ac_trainer import ACTrainConfig, ACTrainer
 
 
 @torch.no_grad()
@@ -33,7 +33,7 @@ def dataset_loss(predictor, dataset, rollout_steps=2) -> float:
 
 
 def test_tiny_run_lowers_loss_on_simulator_data(tmp_path):
-    trajectories = [Trajectory(frames=f, states=s, name=str(i)) for i, (f, s) in enumerate(simulator_episodes())]
+    trajectories = [Episode(frames=f, states=s, name=str(i)) for i, (f, s) in enumerate(simulator_episodes())]
     world_model = tiny_world_model(seed=3)
     cache = build_token_cache(tmp_path / "cache.safetensors", trajectories, world_model.encode,
                               encoder_fingerprint(world_model.encoder), progress=False)
@@ -63,7 +63,7 @@ def test_tiny_run_lowers_loss_on_simulator_data(tmp_path):
 def test_reference_npz_trains_through_raw_frame_path(tmp_path, shared_dir):
     """franka_example_traj.npz (2 real frames) through the on-the-fly encoding path, no cache."""
     world_model = tiny_world_model(seed=5)
-    trajectories = load_trajectories(shared_dir / "data" / "franka_example_traj.npz", image_size=world_model.image_size)
+    trajectories = load_episodes(shared_dir / "data" / "franka_example_traj.npz", image_size=world_model.image_size)
     dataset = ClipDataset(trajectories, frames_per_clip=2)
     config = ACTrainConfig(steps=3, batch_size=1, rollout_steps=1, lr=1e-3, warmup_steps=0)
     history = ACTrainer(world_model, dataset, config, tmp_path, init_distributed("cpu"), progress=False).fit()
@@ -121,7 +121,7 @@ def test_resume_continues_exactly(cli_setup, tmp_path):
 
 def test_two_process_torchrun_matches_one_process(cli_setup, tmp_path):
     train_predictor_main(cli_args(cli_setup, tmp_path / "one", "--batch-size", "4"))
-    run_module("vjepa_ac.training.train_predictor", *cli_args(cli_setup, tmp_path / "two", "--batch-size", "2"),
+    run_module("vjepa_ac.cli.train_predictor", *cli_args(cli_setup, tmp_path / "two", "--batch-size", "2"),
                nproc=2)
     one = read_metrics(tmp_path / "one" / "metrics.csv")
     two = read_metrics(tmp_path / "two" / "metrics.csv")
@@ -159,7 +159,7 @@ def test_cli_rejects_bad_setups(cli_setup, tmp_path):
 
 
 def test_init_from_official_checkpoint_fine_tunes_predictor_only(cli_setup, tmp_path, shared_dir):
-    from vjepa_ac.training.sampling import ResumableDistributedSampler
+    from vjepa_ac.training.data.sampling import ResumableDistributedSampler
 
     official_file = shared_dir / "fixtures" / "vjepa2" / "official_layout_tiny_a.pt"
     out = tmp_path / "finetune"

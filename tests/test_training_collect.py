@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vjepa_ac.cli.collect import main as collect_main
 from vjepa_ac.simulation import make_sim
-from vjepa_ac.training.collect import check_training_seeds, record_episode
-from vjepa_ac.training.collect import main as collect_main
-from vjepa_ac.training.episodes import list_episode_files, load_episode
-from vjepa_ac.training.exploration import ExplorationConfig, SmoothRandomExplorer
+from vjepa_ac.training.data.collect import check_training_seeds, record_episode
+from vjepa_ac.training.data.episodes import list_episode_files, load_episode
+from vjepa_ac.training.data.exploration import ExplorationConfig, SmoothRandomExplorer
 
 
 def test_training_seeds_must_stay_below_evaluation_range(capsys):
@@ -84,29 +84,3 @@ def test_grasp_play_closes_opens_and_lifts_at_the_cube():
         sim.close()
     assert closes >= 8 and opens >= 4, (closes, opens)
     assert lifted >= 2, lifted
-
-
-def test_grasp_lift_decides_once_at_the_cube_and_close_and_lift_picks_it_up():
-    """grasp_lift's decisive step is the transition a one-step planner must predict at the grasp pose."""
-    from vjepa_ac.simulation.expert import GRASP_Z
-
-    sim = make_sim("mujoco", image_size=32)
-    outcomes = {"close_and_lift": [], "lift_open": [], "close_in_place": []}
-    try:
-        for seed in range(90100, 90112):
-            _, states, record = record_episode(sim, seed, "grasp_lift", 12, ExplorationConfig())
-            assert record["start_near_cube"]
-            moves = np.diff(states, axis=0)
-            assert np.abs(moves[:, :3]).sum(axis=1).max() <= 0.075 + 2e-3
-            first_change = int(np.flatnonzero((np.abs(moves[:, 6]) > 0.2) | (moves[:, 2] > 0.02))[0])
-            cube = record["cube_positions"]
-            before = states[first_change]
-            assert abs(before[2] - GRASP_Z) < 0.015 and np.linalg.norm(before[:2] - cube[0, :2]) < 0.02
-            close, lift = moves[first_change, 6] > 0.2, moves[first_change, 2] > 0.02
-            kind = "close_and_lift" if close and lift else "lift_open" if lift else "close_in_place"
-            outcomes[kind].append(float(cube[first_change + 1, 2] - cube[first_change, 2]))
-    finally:
-        sim.close()
-    assert len(outcomes["close_and_lift"]) >= 3 and outcomes["lift_open"], outcomes
-    assert min(outcomes["close_and_lift"]) > 0.02, outcomes
-    assert max(abs(dz) for dz in outcomes["lift_open"] + outcomes["close_in_place"]) < 0.005, outcomes

@@ -1,4 +1,4 @@
-"""Episode files, trajectory readers (sim episodes, reference npz, DROID-style dirs), clips and the token cache."""
+"""Episode files and readers (sim episodes, reference npz, DROID-style dirs), clips and the token cache."""
 
 from __future__ import annotations
 
@@ -8,17 +8,24 @@ import torch
 from PIL import Image
 
 from vjepa_ac.poses import poses_to_actions
-from vjepa_ac.training.clip_dataset import ClipDataset, clip_windows
-from vjepa_ac.training.droid_dataset import load_droid_episode
-from vjepa_ac.training.episodes import EpisodeFormatError, load_cube_positions, load_episode, save_episode
-from vjepa_ac.training.token_cache import (
+from vjepa_ac.training.data.clip_dataset import ClipDataset, clip_windows
+from vjepa_ac.training.data.episodes import (
+    Episode,
+    EpisodeFormatError,
+    load_cube_positions,
+    load_droid_episode,
+    load_episode,
+    load_episodes,
+    load_many,
+    save_episode,
+)
+from vjepa_ac.training.data.token_cache import (
     CachedClipDataset,
     TokenCache,
     TokenCacheError,
     build_token_cache,
     encoder_fingerprint,
 )
-from vjepa_ac.training.trajectories import Trajectory, load_many, load_trajectories
 
 
 def random_states(rng, length):
@@ -60,9 +67,9 @@ def test_episode_round_trip_and_validation(tmp_path):
 
 def test_reference_npz_and_episode_directory(tmp_path, shared_dir):
     franka_npz = shared_dir / "data" / "franka_example_traj.npz"
-    (traj,) = load_trajectories(franka_npz)
+    (traj,) = load_episodes(franka_npz)
     assert traj.frames.shape == (2, 256, 256, 3) and traj.states.shape == (2, 7)
-    (small,) = load_trajectories(franka_npz, image_size=64)
+    (small,) = load_episodes(franka_npz, image_size=64)
     assert small.frames.shape == (2, 64, 64, 3)
     # Resizing keeps the picture: the mean colour barely changes.
     assert abs(small.frames.mean() - traj.frames.mean()) < 2.0
@@ -70,14 +77,14 @@ def test_reference_npz_and_episode_directory(tmp_path, shared_dir):
     for i in range(3):
         save_episode(tmp_path / f"ep{i}.npz", rng.integers(0, 256, (4 + i, 16, 16, 3), dtype=np.uint8),
                      random_states(rng, 4 + i), seed=i, engine="mujoco")
-    loaded = load_trajectories(tmp_path)
+    loaded = load_episodes(tmp_path)
     assert [len(t) for t in loaded] == [4, 5, 6]
     assert [len(t) for t in load_many([franka_npz, tmp_path / "ep0.npz"])] == [2, 4]
     with pytest.raises(EpisodeFormatError, match="no episodes"):
         (tmp_path / "empty").mkdir()
-        load_trajectories(tmp_path / "empty")
+        load_episodes(tmp_path / "empty")
     with pytest.raises(FileNotFoundError):
-        load_trajectories(tmp_path / "nope")
+        load_episodes(tmp_path / "nope")
 
 
 def test_droid_png_layout(tmp_path):
@@ -93,7 +100,7 @@ def test_droid_png_layout(tmp_path):
     # Centre crop: the square comes from the middle columns 8..32 of the original.
     unresized = load_droid_episode(episode, image_size=24)
     np.testing.assert_array_equal(unresized.frames, frames[:, :, 8:32])
-    assert len(load_trajectories(tmp_path / "droid")) == 1
+    assert len(load_episodes(tmp_path / "droid")) == 1
     np.save(episode / "states.npy", random_states(rng, 4))
     with pytest.raises(EpisodeFormatError, match="3 frames but 4 states"):
         load_droid_episode(episode)
@@ -102,7 +109,7 @@ def test_droid_png_layout(tmp_path):
 def test_clip_dataset_strided_actions_are_state_differences():
     rng = np.random.default_rng(3)
     states = random_states(rng, 11)
-    traj = Trajectory(frames=rng.integers(0, 256, (11, 8, 8, 3), dtype=np.uint8), states=states, name="t")
+    traj = Episode(frames=rng.integers(0, 256, (11, 8, 8, 3), dtype=np.uint8), states=states, name="t")
     ds = ClipDataset([traj], frames_per_clip=3, stride=4)
     assert len(ds) == 11 - (2 * 4 + 1) + 1
     item = ds[1]
@@ -135,7 +142,7 @@ class MeanColourEncoder(torch.nn.Module):
 
 def test_token_cache_round_trip_and_fingerprint(tmp_path):
     rng = np.random.default_rng(4)
-    trajs = [Trajectory(frames=rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8), states=random_states(rng, n),
+    trajs = [Episode(frames=rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8), states=random_states(rng, n),
                         name=f"t{n}") for n in (5, 7)]
     enc = MeanColourEncoder()
     path = build_token_cache(tmp_path / "cache.safetensors", trajs, enc.encode, encoder_fingerprint(enc),
@@ -158,33 +165,6 @@ def test_token_cache_round_trip_and_fingerprint(tmp_path):
         TokenCache(path, expected_fingerprint=encoder_fingerprint(other))
 
 
-def test_interaction_clips_are_repeated_from_cube_positions(tmp_path):
-    from vjepa_ac.training.train_predictor import interaction_steps
-
-    rng = np.random.default_rng(8)
-    cubes = np.zeros((6, 3), np.float32)
-    cubes[4:, 2] = 0.05  # the cube rises between frames 3 and 4
-    save_episode(tmp_path / "eps" / "a.npz", rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8),
-                 random_states(rng, 6), seed=0, engine="mujoco", cube_positions=cubes)
-    save_episode(tmp_path / "eps" / "b.npz", rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8),
-                 random_states(rng, 6), seed=1, engine="mujoco")  # recorded without cube positions
-    trajs = load_many([tmp_path / "eps"])
-    enc = MeanColourEncoder()
-    cache = TokenCache(build_token_cache(tmp_path / "c.safetensors", trajs, enc.encode, "fp",
-                                         dtype=torch.float32, progress=False))
-    events = interaction_steps(cache.names, [str(tmp_path / "eps")])
-    assert list(events) == [0] and events[0].tolist() == [False, False, False, True, False]
-    plain = CachedClipDataset(cache, frames_per_clip=3)
-    weighted = CachedClipDataset(cache, frames_per_clip=3, event_steps=events, event_repeats=3)
-    # Clips of a start at 2 and 3 hold transition 3 -> 4; each is added twice more.
-    assert weighted.event_windows == 2 and len(weighted) == len(plain) + 4
-    assert sorted(weighted.windows[len(plain):]) == [(0, 2), (0, 2), (0, 3), (0, 3)]
-    with pytest.raises(ValueError, match="event_repeats"):
-        CachedClipDataset(cache, frames_per_clip=3, event_steps=events, event_repeats=0)
-    with pytest.raises(SystemExit, match="cube_positions"):
-        interaction_steps(["b.npz"], [str(tmp_path / "eps")])
-
-
 def test_lazy_trajectories_build_the_same_cache(tmp_path):
     rng = np.random.default_rng(6)
     for i in range(2):
@@ -197,7 +177,7 @@ def test_lazy_trajectories_build_the_same_cache(tmp_path):
     np.save(droid / "states.npy", random_states(rng, 4))
     eager = load_many([tmp_path / "eps"], image_size=8)
     lazy = load_many([tmp_path / "eps"], image_size=8, lazy=True)
-    assert [type(t).__name__ for t in lazy] == ["LazyTrajectory"] * 3
+    assert all(t.lazy for t in lazy) and not any(t.lazy for t in eager)
     assert [len(t) for t in lazy] == [len(t) for t in eager] == [5, 6, 4]
     enc = MeanColourEncoder()
     a = build_token_cache(tmp_path / "a.safetensors", eager, enc.encode, "fp", dtype=torch.float32, progress=False)
@@ -210,7 +190,7 @@ def test_lazy_trajectories_build_the_same_cache(tmp_path):
 
 def test_lazy_cache_in_dataloader_workers_and_bad_files(tmp_path):
     rng = np.random.default_rng(5)
-    trajs = [Trajectory(frames=rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), states=random_states(rng, 6),
+    trajs = [Episode(frames=rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), states=random_states(rng, 6),
                         name="a")]
     enc = MeanColourEncoder()
     path = build_token_cache(tmp_path / "c.safetensors", trajs, enc.encode, "fp", progress=False)  # float16
@@ -228,7 +208,7 @@ def test_lazy_cache_in_dataloader_workers_and_bad_files(tmp_path):
 
 
 def test_droid_mp4_without_ffmpeg_names_the_missing_package(tmp_path):
-    from vjepa_ac.training.droid_dataset import ffmpeg_available
+    from vjepa_ac.training.data.episodes import ffmpeg_available
 
     if ffmpeg_available():
         pytest.skip("imageio-ffmpeg is installed: mp4 episodes are readable here")

@@ -4,25 +4,26 @@ import json
 
 import torch
 
+from vjepa_ac.cli import train_embedded
 from vjepa_ac.models import load_world_model
 from vjepa_ac.models.presets import encoder_preset, predictor_preset
-from vjepa_ac.training import embedded
-from vjepa_ac.training.episodes import load_cube_positions, load_episode
+from vjepa_ac.training.data.episodes import load_cube_positions, load_episode
+from vjepa_ac.training.recipe import Recipe
 
 
 def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     work, destination = tmp_path / "work", tmp_path / "model"
     argv = ["--work", str(work), "--destination", str(destination), "--explore-episodes", "2",
-            "--mixed-episodes", "1", "--grasp-play-episodes", "1", "--grasp-lift-episodes", "1",
-            "--pretrain-steps", "3", "--gripper-probe-weight", "0.5", "--ema-momentum", "0.99", "0.995",
-            "--predictor-steps", "3", "--interaction-repeats", "2", "--readout-epochs", "1"]
-    assert embedded.main(argv) == 0
+            "--mixed-episodes", "1", "--grasp-play-episodes", "1",
+            "--pretrain-steps", "3", "--ema-momentum", "0.99", "0.995",
+            "--predictor-steps", "3", "--readout-epochs", "1"]
+    assert train_embedded.main(argv) == 0
 
     collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
-    assert collection["episodes"] == 5 and max(collection["seeds"]) < 100_000
-    assert collection["grasp_play_episodes"] == collection["grasp_lift_episodes"] == 1
+    assert collection["episodes"] == 4 and max(collection["seeds"]) < 100_000
+    assert collection["grasp_play_episodes"] == 1
     files = sorted((work / "episodes").glob("episode_*.npz"))
-    assert len(files) == 5
+    assert len(files) == 4
     assert all(load_cube_positions(f).shape == (len(load_episode(f)), 3) for f in files)
 
     model = load_world_model(destination)
@@ -30,26 +31,23 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     from vjepa_ac.models.gripper_readout import load_gripper_readout
 
     readout = load_gripper_readout(destination, required=True)
-    assert readout.image_size == embedded.CAMERA_SIZE and readout.metadata["epochs"] == 1
+    assert readout.image_size == Recipe().camera_size and readout.metadata["epochs"] == 1
     assert model.metadata["gripper_readout"] == "gripper_readout.safetensors"
     scores = json.loads((work / "readout" / "scores.json").read_text())
     assert scores["train"]["frames"] > 0
-    assert model.encoder.config == encoder_preset(embedded.ENCODER_PRESET)
-    expected = predictor_preset(embedded.PREDICTOR_PRESET)
+    assert model.encoder.config == encoder_preset(Recipe().encoder_preset)
+    expected = predictor_preset(Recipe().predictor_preset)
     assert model.predictor.config.state_euler_center == expected.state_euler_center
-    assert model.metadata["data"]["episodes"] == 5
+    assert model.metadata["data"]["episodes"] == 4
     # The model records the arguments its encoder was really trained with, overrides included.
     recorded = model.metadata["pretrain_args"]
     assert recorded[recorded.index("--steps") + 1] == "3"
-    assert recorded[recorded.index("--gripper-probe-weight") + 1] == "0.5"
     assert recorded[recorded.index("--ema-start") + 1] == "0.99" and recorded[recorded.index("--ema-end") + 1] == "0.995"
     predictor_recorded = model.metadata["predictor_args"]
     assert predictor_recorded[predictor_recorded.index("--steps") + 1] == "3"
-    assert predictor_recorded[predictor_recorded.index("--interaction-repeats") + 1] == "2"
     from vjepa_ac.training.metrics_log import read_metrics
 
     encoder_metrics = read_metrics(work / "encoder" / "metrics.csv")
-    assert all(r["gripper_probe_loss"] > 0 for r in encoder_metrics)
     assert 0.99 <= encoder_metrics[-1]["ema_momentum"] <= 0.995  # the override reached the trainer
 
     image = torch.randint(0, 255, (96, 96, 3), dtype=torch.uint8).numpy()
@@ -63,6 +61,6 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     # Finished stages are skipped: a second run leaves the trained checkpoints as they are.
     latest = (work / "predictor" / "latest").read_text()
     weights_before = (work / "predictor" / "latest").stat().st_mtime_ns
-    assert embedded.main(argv + ["--stages", "collect,pretrain,predictor"]) == 0
+    assert train_embedded.main(argv + ["--stages", "collect,pretrain,predictor"]) == 0
     assert (work / "predictor" / "latest").read_text() == latest
     assert (work / "predictor" / "latest").stat().st_mtime_ns == weights_before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vjepa_ac.training.masks import LONG_RANGE, SHORT_RANGE, BlockMaskSpec, MultiBlockMasker
+from vjepa_ac.training.encoder.masks import LONG_RANGE, SHORT_RANGE, BlockMaskSpec, MultiBlockMasker
 
 
 def test_single_block_covers_its_scale():

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from vjepa_ac.training.collapse import collapse_metrics
-from vjepa_ac.training.ema import ema_update, make_target, momentum_at
+from vjepa_ac.training.encoder.collapse import collapse_metrics
+from vjepa_ac.training.encoder.ema import ema_update, make_target, momentum_at
 from vjepa_ac.training.losses import ac_losses, masked_token_l1
-from vjepa_ac.training.schedules import WarmupCosine
+from vjepa_ac.training.optim import WarmupCosine
 
 
 def ln(v):

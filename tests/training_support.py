@@ -25,8 +25,8 @@ def tiny_world_model(seed: int = 0, encoder_dim: int = 48, predictor_dim: int = 
 def simulator_episodes(seeds: tuple[int, ...] = (11, 12), kind: str = "mixed", max_steps: int = 16):
     """Real MuJoCo episodes at 64 px (cached per test session: rendering is the slow part)."""
     from vjepa_ac.simulation import make_sim
-    from vjepa_ac.training.collect import record_episode
-    from vjepa_ac.training.exploration import ExplorationConfig
+    from vjepa_ac.training.data.collect import record_episode
+    from vjepa_ac.training.data.exploration import ExplorationConfig
 
     sim = make_sim("mujoco", image_size=64)
     try:
@@ -36,7 +36,7 @@ def simulator_episodes(seeds: tuple[int, ...] = (11, 12), kind: str = "mixed", m
 
 
 def write_episodes(directory: Path, episodes) -> Path:
-    from vjepa_ac.training.episodes import save_episode
+    from vjepa_ac.training.data.episodes import save_episode
 
     for i, (frames, states) in enumerate(episodes):
         save_episode(directory / f"episode_{i:05d}.npz", frames, states, seed=i, engine="mujoco")

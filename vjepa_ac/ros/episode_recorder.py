@@ -1,7 +1,7 @@
 """Episode recorder node: camera + EE pose + gripper in, training episodes (.npz) out.
 
 Records synchronised steps at `rate_hz` in the layout `vjepa-ac-train-predictor --episodes` reads
-(vjepa_ac/training/recording.py). Sensor callbacks validate, convert and keep the last few samples;
+(vjepa_ac/training/data/recording.py). Sensor callbacks validate, convert and keep the last few samples;
 a timer takes one step per tick. An episode with a gap, a rejected (NaN, malformed) message or a
 stale frame is refused at save time with the reasons.
 
@@ -34,7 +34,7 @@ from vjepa_ac.ros.params import (
 from vjepa_ac.ros.qos import LATEST_SENSOR_QOS, VISUALIZATION_QOS
 from vjepa_ac.ros.spinning import run_node
 from vjepa_ac.ros.state_conversion import StateInputError, gripper_closedness, pose_msg_to_pose6
-from vjepa_ac.training.recording import (
+from vjepa_ac.training.data.recording import (
     EpisodeRecording,
     EpisodeSaveError,
     RecorderSettings,

@@ -1,7 +1,7 @@
 """Expert driver node: moves the arm for data collection, commanding it exactly as the planner does.
 
 Policies: `explore` (smooth random end-effector motion bouncing inside the workspace box, occasional
-gripper toggles; vjepa_ac/training/exploration.py) and `reach` (planner-sized steps toward random
+gripper toggles; vjepa_ac/training/data/exploration.py) and `reach` (planner-sized steps toward random
 targets in the box). Each tick with a fresh EE pose (and gripper state) publishes one 7-D action on
 command/gripper, command/target_pose and command/delta, the planner node's outputs, so the simulation
 node (either command_mode) or a real controller executes it. Without fresh state it publishes nothing.
@@ -79,7 +79,7 @@ def make_policy(name: str, low, high, margin: float, rng: np.random.Generator, m
     if name == "reach":
         return ReachPolicy(low + margin, high - margin, rng, max_step)
     if name == "explore":
-        from vjepa_ac.training.exploration import ExplorationConfig, SmoothRandomExplorer
+        from vjepa_ac.training.data.exploration import ExplorationConfig, SmoothRandomExplorer
 
         config = ExplorationConfig(max_step=max_step, smoothing=0.5, toggle_probability=toggle_probability,
                                    yaw_step=0.0, margin=margin)

@@ -39,9 +39,8 @@ MATCH_DEG = 1.0  # median angle between two rotations below which they are the s
 
 def _load(paths, image_size: int, max_episodes: int):
     """[(name, frames resized to the model, states, orientations or None, metadata or None)]."""
-    from vjepa_ac.training.episodes import list_episode_files
-    from vjepa_ac.training.recording import read_metadata
-    from vjepa_ac.training.trajectories import load_trajectories
+    from vjepa_ac.training.data.episodes import list_episode_files, load_episodes
+    from vjepa_ac.training.data.recording import read_metadata
 
     files = []
     for path in paths:
@@ -51,7 +50,7 @@ def _load(paths, image_size: int, max_episodes: int):
         raise ValueError(f"no episode files in {', '.join(map(str, paths))}")
     episodes = []
     for file in files[:max_episodes]:
-        trajectory = load_trajectories(file, image_size)[0]
+        trajectory = load_episodes(file, image_size)[0]
         with np.load(file, allow_pickle=False) as data:
             orientations = data["orientations_xyzw"] if "orientations_xyzw" in data.files else None
             stored_size = tuple(data["frames"].shape[1:3]) if "frames" in data.files else None

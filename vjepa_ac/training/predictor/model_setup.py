@@ -27,7 +27,7 @@ def build_world_model(init_from: str | None, encoder_path: str | None, preset: s
     """Exactly one source: `init_from` (encoder + AC predictor), `encoder_path` (+ fresh predictor) or `preset`.
 
     `encoder_branch` picks which encoder of a pre-training checkpoint is frozen: V-JEPA keeps the EMA target,
-    but its momentum ramps to 1, so features the student learns late (the gripper probe's) never reach it.
+    but its momentum ramps to 1, so features the student learns late never reach it.
     """
     chosen = [name for name, value in (("--init-from", init_from), ("--encoder", encoder_path), ("--preset", preset))
               if value is not None]
@@ -36,7 +36,10 @@ def build_world_model(init_from: str | None, encoder_path: str | None, preset: s
     if init_from is not None:
         return load_world_model(init_from), {"init_from": str(init_from)}
     if encoder_path is not None:
-        from vjepa_ac.training.encoder_pretrainer import is_pretraining_checkpoint, load_pretrained_encoder
+        from vjepa_ac.training.encoder.encoder_pretrainer import (
+            is_pretraining_checkpoint,
+            load_pretrained_encoder,
+        )
 
         if is_pretraining_checkpoint(encoder_path):
             encoder = load_pretrained_encoder(encoder_path, which=encoder_branch)

@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from vjepa_ac.models.checkpoints import load_world_model, save_world_model
-from vjepa_ac.training import training_state
-from vjepa_ac.training.distributed import DistContext, all_reduce_mean, barrier
+from vjepa_ac.training.distributed import DistContext, all_reduce_mean
+from vjepa_ac.training.loop import Trainer
 from vjepa_ac.training.losses import ac_losses
-from vjepa_ac.training.metrics_log import MetricsLogger
-from vjepa_ac.training.optim import autocast_context, build_adamw
-from vjepa_ac.training.sampling import ResumableDistributedSampler
-from vjepa_ac.training.schedules import WarmupCosine, set_lr
+from vjepa_ac.training.optim import autocast_context
 
 
 @dataclass
@@ -69,20 +65,20 @@ def metric_fields(rollout_steps: int) -> list[str]:
     return ["epoch", "lr", *loss_fields(rollout_steps), "grad_norm", "clips_per_s", *loss_fields(rollout_steps, "val_")]
 
 
-class ACTrainer:
+class ACTrainer(Trainer):
     """Trains `world_model.predictor`; `world_model.encoder` stays frozen and is used only for raw-frame batches.
 
     `dataset` items hold `tokens` [T, HW, D] (a token cache) or `frames` uint8 [T, S, S, 3], plus
     `states` [T, 7] and `actions` [T-1, 7].
     """
 
+    kind = "ac_post_training"
+    title = "AC post-training"
+    log_key = "val_loss"
+
     def __init__(self, world_model, dataset, config: ACTrainConfig, run_dir, ctx: DistContext,
                  metadata: dict[str, Any] | None = None, progress: bool = True, val_dataset=None):
-        self.config = config
-        self.ctx = ctx
-        self.run_dir = Path(run_dir)
         self.metadata = dict(metadata or {})
-        self.progress = progress and ctx.is_main
         self.world_model = world_model.to(ctx.device)
         self.encoder = world_model.encoder.eval()
         for p in self.encoder.parameters():
@@ -92,19 +88,9 @@ class ACTrainer:
             # Unused parameters would stall DDP's gradient reduction; they are not trained anyway.
             for p in self.predictor.extrinsics_encoder.parameters():
                 p.requires_grad_(False)
-        self.model = (
-            DistributedDataParallel(self.predictor, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
-            if ctx.distributed
-            else self.predictor
-        )
-        self.optimizer = build_adamw(self.predictor, config.lr, config.weight_decay)
-        self.schedule = WarmupCosine(config.start_lr, config.lr, config.final_lr, config.resolved_warmup, config.steps)
-        self.dataset = dataset
         self.val_dataset = val_dataset
-        self.sampler = ResumableDistributedSampler(dataset, config.batch_size, ctx.world_size, ctx.rank, config.seed)
-        self.step = 0
-        self.epoch = 0
-        self.batch_in_epoch = 0
+        self.metric_fields = metric_fields(config.rollout_steps)
+        super().__init__(self.predictor, dataset, config, run_dir, ctx, progress)
 
     # -- one step -------------------------------------------------------------------------------------
     def tokens_of(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -122,18 +108,10 @@ class ACTrainer:
         tokens = self.tokens_of(batch)
         states = batch["states"].to(self.ctx.device)
         actions = batch["actions"].to(self.ctx.device)
-        lr = self.schedule(self.step)
-        set_lr(self.optimizer, lr)
-        self.optimizer.zero_grad(set_to_none=True)
+        lr = self.start_step()
         with autocast_context(self.ctx.device, cfg.precision):
             losses = ac_losses(self.model, tokens, actions, states, cfg.rollout_steps)
-        losses.total.backward()
-        params = [p for p in self.predictor.parameters() if p.requires_grad]
-        if cfg.grad_clip > 0:
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        else:
-            grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
-        self.optimizer.step()
+        grad_norm = self.apply_gradients(losses.total)
         self.step += 1
         reported = torch.cat([
             torch.stack([losses.total.detach(), losses.teacher_forcing.detach(), losses.rollout.detach()]).float(),
@@ -142,7 +120,7 @@ class ACTrainer:
         reported = all_reduce_mean(reported)
         elapsed = time.perf_counter() - started
         metrics = dict(zip(loss_fields(cfg.rollout_steps), reported.tolist(), strict=True))
-        metrics.update({"epoch": float(self.epoch), "lr": lr, "grad_norm": float(grad_norm),
+        metrics.update({"epoch": float(self.epoch), "lr": lr, "grad_norm": grad_norm,
                         "clips_per_s": cfg.batch_size * self.ctx.world_size / elapsed})
         return metrics
 
@@ -169,80 +147,15 @@ class ACTrainer:
             raise ValueError("validation dataset is empty")
         return dict(zip(loss_fields(cfg.rollout_steps, "val_"), (totals / count).tolist(), strict=True))
 
-    # -- loop -----------------------------------------------------------------------------------------
-    def _loader(self) -> DataLoader:
-        self.sampler.set_position(self.epoch, self.batch_in_epoch)
-        return DataLoader(self.dataset, batch_size=self.config.batch_size, sampler=self.sampler, drop_last=True,
-                          num_workers=self.config.num_workers, pin_memory=self.ctx.device.type == "cuda")
+    def after_step(self, metrics: dict[str, float], last: int) -> None:
+        every = self.config.eval_every
+        if self.val_dataset is not None and (self.step == last or (every and self.step % every == 0)):
+            metrics.update(self.evaluate(self.val_dataset))
 
-    def fit(self) -> list[dict[str, float]]:
-        """Train until `steps` (or `stop_at`); returns the metrics of every step run here."""
-        from tqdm.auto import tqdm
+    def save_weights(self, directory: Path) -> None:
+        metadata = {**self.metadata, "step": self.step, "trainer": self.kind,
+                    "train_config": dataclasses.asdict(self.config)}
+        save_world_model(self.world_model, directory, metadata)
 
-        cfg = self.config
-        last = cfg.steps if cfg.stop_at is None else min(cfg.stop_at, cfg.steps)
-        logger = MetricsLogger(self.run_dir / "metrics.csv", metric_fields(cfg.rollout_steps), resume_step=self.step,
-                               tensorboard_dir=self.run_dir / "tensorboard", enabled=self.ctx.is_main)
-        history = []
-        bar = tqdm(total=last, initial=self.step, desc="AC post-training", unit="step", disable=not self.progress)
-        try:
-            while self.step < last:
-                for batch in self._loader():
-                    metrics = self.train_step(batch)
-                    self.batch_in_epoch += 1
-                    if self.val_dataset is not None and (
-                        self.step == last or (cfg.eval_every and self.step % cfg.eval_every == 0)
-                    ):
-                        metrics.update(self.evaluate(self.val_dataset))
-                    history.append(metrics)
-                    if self.step % cfg.log_every == 0 or self.step == last or "val_loss" in metrics:
-                        logger.log(self.step, metrics)
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{metrics['lr']:.2e}")
-                    if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < last:
-                        self.save_checkpoint()
-                    if self.step >= last:
-                        break
-                if self.batch_in_epoch >= self.sampler.batches_per_epoch:
-                    self.epoch += 1
-                    self.batch_in_epoch = 0
-            self.save_checkpoint()
-        finally:
-            bar.close()
-            logger.close()
-        return history
-
-    # -- checkpoints ----------------------------------------------------------------------------------
-    def save_checkpoint(self) -> Path:
-        directory = training_state.checkpoint_dir(self.run_dir, self.step)
-        if self.ctx.is_main:
-            metadata = {**self.metadata, "step": self.step, "trainer": "ac_post_training",
-                        "train_config": dataclasses.asdict(self.config)}
-            save_world_model(self.world_model, directory, metadata)
-            training_state.save_training_state(directory, {
-                "kind": "ac_post_training", "step": self.step, "epoch": self.epoch,
-                "batch_in_epoch": self.batch_in_epoch, "world_size": self.ctx.world_size,
-                "optimizer": self.optimizer.state_dict(), "rng": training_state.capture_rng(),
-                "config": dataclasses.asdict(self.config),
-            })  # fmt: skip
-            training_state.mark_latest(self.run_dir, directory)
-        barrier()
-        return directory
-
-    def resume(self, checkpoint: str | Path) -> None:
-        """Restore predictor weights, optimizer, data position and RNG from a checkpoint directory."""
-        state = training_state.load_training_state(checkpoint)
-        if state.get("kind") != "ac_post_training":
-            raise ValueError(f"{checkpoint}: not an AC post-training checkpoint (kind {state.get('kind')!r})")
-        if state["world_size"] * state["config"]["batch_size"] != self.ctx.world_size * self.config.batch_size:
-            raise ValueError(
-                f"{checkpoint}: global batch was {state['world_size']} x {state['config']['batch_size']}, now "
-                f"{self.ctx.world_size} x {self.config.batch_size}; the data order would not continue"
-            )
-        saved = load_world_model(checkpoint)
-        self.predictor.load_state_dict(saved.predictor.state_dict())
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
-        if self.batch_in_epoch >= self.sampler.batches_per_epoch:
-            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-        training_state.restore_rng(state["rng"])
+    def load_weights(self, directory: Path) -> None:
+        self.predictor.load_state_dict(load_world_model(directory).predictor.state_dict())

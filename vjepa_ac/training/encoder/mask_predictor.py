@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from vjepa_ac.models.transformer_block import TransformerBlock
-from vjepa_ac.training.masked_encoder import subset_rope
+from vjepa_ac.training.encoder.masked_encoder import subset_rope
 
 
 @dataclass(frozen=True)

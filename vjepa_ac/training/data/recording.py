@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vjepa_ac.ros.image_preprocessing import fit_to_square  # PIL only: the ros package imports no rclpy
-from vjepa_ac.training.episodes import EpisodeFormatError, validate_trajectory_arrays
+from vjepa_ac.framing import fit_to_square
+from vjepa_ac.training.data.episodes import EpisodeFormatError, validate_trajectory_arrays
 
 __all__ = [
     "EULER_CONVENTION",

@@ -1,4 +1,4 @@
-"""`vjepa-ac-train-gripper-readout`: train a goal-image gripper readout on recorded episodes.
+"""Training of the goal-image gripper readout on recorded episodes (`vjepa-ac-train-gripper-readout`).
 
 The readout (`vjepa_ac.models.gripper_readout`) is a small CNN on single frames, labelled with the episode's
 gripper closedness setpoint (closed at ≥ 0.5; frames with a setpoint strictly between the `--ambiguous`
@@ -6,26 +6,20 @@ bounds are left out), trained with a class-balanced logistic loss. Whole episode
 out for validation. `--goal-check-seeds N` also renders the grasp and pick-and-place sub-goal images of N
 scene seeds from 90000 (below the evaluation seeds, and never collected for training) and reports how many
 the readout gets right, which is what the planner uses it for.
-
-    vjepa-ac-train-gripper-readout --episodes runs/embedded/episodes --out runs/readout --goal-check-seeds 60
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vjepa_ac.models.gripper_readout import GripperReadout, decide, save_gripper_readout
+from vjepa_ac.models.gripper_readout import GripperReadout, decide
 
-__all__ = ["episode_frames", "goal_image_check", "main", "readout_scores", "train_gripper_readout"]
+__all__ = ["episode_frames", "goal_image_check", "readout_scores", "train_gripper_readout"]
 
 GOAL_CHECK_FIRST_SEED = 90_000  # below the evaluation seeds (100000+), above every collected seed
 
@@ -34,7 +28,7 @@ def episode_frames(files: list[Path], ambiguous: tuple[float, float] = (0.2, 0.8
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(uint8 frames [N, S, S, 3], closed labels [N], episode index [N]) of the frames of `files` whose
     setpoint is not ambiguous."""
-    from vjepa_ac.training.episodes import load_episode
+    from vjepa_ac.training.data.episodes import load_episode
 
     frames, labels, owners = [], [], []
     for index, path in enumerate(files):
@@ -145,71 +139,3 @@ def goal_image_check(readout: GripperReadout, seeds: int, min_confidence: float,
     finally:
         sim.close()
     return {"seeds": [first_seed, first_seed + seeds - 1], "min_confidence": min_confidence, "images": results}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vjepa-ac-train-gripper-readout", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--episodes", type=Path, required=True, help="directory of recorded episodes (vjepa-ac-collect)")
-    p.add_argument("--out", type=Path, required=True,
-                   help="model directory to put gripper_readout.safetensors in, or a .safetensors file name")
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-shift", type=int, default=4, help="augmentation: random shift of each frame, in px")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="episodes held out for validation, evenly spaced")
-    p.add_argument("--ambiguous", type=float, nargs=2, default=(0.2, 0.8), metavar=("LOW", "HIGH"),
-                   help="leave out frames whose setpoint lies strictly between these")
-    p.add_argument("--min-confidence", type=float, default=0.8, help="for --goal-check-seeds (the planner's default)")
-    p.add_argument("--goal-check-seeds", type=int, default=0)
-    p.add_argument("--json", type=Path, default=None, help="write the scores here")
-    return p
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from vjepa_ac.training.episodes import list_episode_files
-
-    if not 0.0 <= args.val_fraction < 1.0:
-        raise SystemExit("--val-fraction must be in [0, 1)")
-    if args.epochs < 1 or args.batch_size < 1:
-        raise SystemExit("--epochs and --batch-size must be >= 1")
-    started = time.time()
-    files = list_episode_files(args.episodes)
-    if not files:
-        raise SystemExit(f"no episodes in {args.episodes}")
-    held_out = int(round(len(files) * args.val_fraction))
-    # Evenly spaced, so that every kind of episode (collected in blocks of seeds) is held out alike.
-    val_index = set(np.linspace(0, len(files) - 1, held_out).round().astype(int).tolist()) if held_out else set()
-    train_files = [f for i, f in enumerate(files) if i not in val_index]
-    val_files = [f for i, f in enumerate(files) if i in val_index]
-    frames, closed, _ = episode_frames(train_files, tuple(args.ambiguous))
-    if frames.shape[1] % 16:
-        raise SystemExit(f"episode frames are {frames.shape[1]} px; the readout needs a multiple of 16")
-    readout = train_gripper_readout(frames, closed, args.epochs, args.batch_size, args.lr, args.weight_decay, args.seed,
-                                    args.max_shift)
-    scores = {"train": readout_scores(readout, frames, closed)}
-    if val_files:
-        val_frames, val_closed, _ = episode_frames(val_files, tuple(args.ambiguous))
-        scores["validation"] = readout_scores(readout, val_frames, val_closed)
-    readout.metadata = {"episodes": str(args.episodes), "train_episodes": len(train_files),
-                        "validation_episodes": len(val_files), "epochs": args.epochs, "batch_size": args.batch_size,
-                        "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed, "max_shift": args.max_shift,
-                        "ambiguous": list(args.ambiguous), "scores": dict(scores)}
-    if args.goal_check_seeds > 0:
-        scores["goal_images"] = goal_image_check(readout, args.goal_check_seeds, args.min_confidence)
-    path = save_gripper_readout(readout, args.out)
-    scores["seconds"] = round(time.time() - started, 1)
-    text = json.dumps(scores, indent=1)
-    print(text)
-    print(f"wrote {path}")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from vjepa_ac.training.clip_dataset import clip_actions, clip_windows
+from vjepa_ac.training.data.clip_dataset import clip_actions, clip_windows
 
 FORMAT = "vjepa_ac.token_cache.v1"
 SAFETENSORS_DTYPES = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32"}
@@ -78,7 +78,7 @@ def build_token_cache(
     if not trajectories:
         raise ValueError("no trajectories to encode")
     item = torch.tensor([], dtype=dtype).element_size()
-    # `.frames` may read from disk (LazyTrajectory): fetch each trajectory's frames exactly once.
+    # `.frames` may read from disk (a lazy Episode): fetch each trajectory's frames exactly once.
     first_frames = trajectories[0].frames
     probe = encode(first_frames[:1])
     if probe.ndim != 3:
@@ -189,26 +189,15 @@ class CachedClipDataset(Dataset):
     """Clips from a TokenCache: `tokens` float32 [T, HW, D], `states` [T, 7], `actions` [T-1, 7]."""
 
     def __init__(self, cache: TokenCache, frames_per_clip: int = 8, stride: int = 1, window_step: int = 1,
-                 subset: list[int] | None = None, event_steps: dict[int, np.ndarray] | None = None,
-                 event_repeats: int = 1):
-        """`event_steps` maps a trajectory index to a bool per transition (e.g. "the cube moved"); clips
-        holding one appear `event_repeats` times per epoch instead of once."""
+                 subset: list[int] | None = None):
         self.cache = cache
         self.frames_per_clip = frames_per_clip
         self.stride = stride
         self.trajectories = list(range(len(cache))) if subset is None else list(subset)
         if any(not 0 <= i < len(cache) for i in self.trajectories):
             raise IndexError(f"subset {subset} outside the cache's {len(cache)} trajectories")
-        if event_repeats < 1:
-            raise ValueError(f"event_repeats must be >= 1, got {event_repeats}")
         lengths = [len(cache.states[i]) for i in self.trajectories]
         self.windows = [(self.trajectories[t], s) for t, s in clip_windows(lengths, frames_per_clip, stride, window_step)]
-        self.event_windows = 0
-        if event_steps and event_repeats > 1:
-            span = self.stride * (self.frames_per_clip - 1)
-            events = [(t, s) for t, s in self.windows if t in event_steps and bool(event_steps[t][s : s + span].any())]
-            self.windows += events * (event_repeats - 1)
-            self.event_windows = len(events)
 
     def __len__(self) -> int:
         return len(self.windows)

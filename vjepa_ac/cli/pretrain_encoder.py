@@ -1,7 +1,7 @@
 """`vjepa-ac-pretrain-encoder`: V-JEPA mask-denoising pre-training of a small video encoder.
 
     vjepa-ac-pretrain-encoder --data data/episodes --encoder-preset vit_micro --steps 2000 --out runs/enc
-    torchrun --nproc_per_node 2 -m vjepa_ac.training.pretrain_encoder ...   (same arguments)
+    torchrun --nproc_per_node 2 -m vjepa_ac.cli.pretrain_encoder ...   (same arguments)
 
 Masks: one mask family per `--mask-blocks`/`--mask-scales` pair (default: V-JEPA's short-range 8 x 15%
 and long-range 2 x 70%); each family gives its own context/target split and the losses are averaged.
@@ -16,7 +16,7 @@ import json
 import sys
 
 from vjepa_ac.training.distributed import init_distributed, shutdown
-from vjepa_ac.training.encoder_pretrainer import EncoderPretrainer, PretrainConfig
+from vjepa_ac.training.encoder.encoder_pretrainer import EncoderPretrainer, PretrainConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,9 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("lr", "start_lr", "final_lr", "weight_decay", "grad_clip", "ema_start", "ema_end"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
     p.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of --steps")
-    p.add_argument("--gripper-probe-weight", type=float, default=defaults.gripper_probe_weight,
-                   help="weight of the gripper-closedness probe loss (0: pure V-JEPA objective)")
-    p.add_argument("--gripper-probe-channels", type=int, default=defaults.gripper_probe_channels)
     p.add_argument("--stop-at", type=int, default=None)
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     p.add_argument("--device", default="auto")
@@ -62,11 +59,11 @@ def main(argv=None) -> int:
 
     from vjepa_ac.models import VisionEncoder, initialize_weights
     from vjepa_ac.models.presets import encoder_preset
-    from vjepa_ac.training.clip_dataset import ClipDataset
-    from vjepa_ac.training.mask_predictor import MaskDenoisingPredictor, MaskPredictorConfig
-    from vjepa_ac.training.masks import BlockMaskSpec
-    from vjepa_ac.training.training_state import latest_checkpoint, resume_from_latest
-    from vjepa_ac.training.trajectories import load_many
+    from vjepa_ac.training.data.clip_dataset import ClipDataset
+    from vjepa_ac.training.data.episodes import load_many
+    from vjepa_ac.training.encoder.mask_predictor import MaskDenoisingPredictor, MaskPredictorConfig
+    from vjepa_ac.training.encoder.masks import BlockMaskSpec
+    from vjepa_ac.training.loop import latest_checkpoint, resume_from_latest
 
     ctx = init_distributed(args.device)
     try:
@@ -89,7 +86,6 @@ def main(argv=None) -> int:
             ema_start=args.ema_start, ema_end=args.ema_end, mask_specs=specs, precision=args.precision,
             seed=args.seed, log_every=args.log_every, collapse_every=args.collapse_every,
             checkpoint_every=args.checkpoint_every, stop_at=args.stop_at, num_workers=args.num_workers,
-            gripper_probe_weight=args.gripper_probe_weight, gripper_probe_channels=args.gripper_probe_channels,
         )  # fmt: skip
         trainer = EncoderPretrainer(encoder, predictor, dataset, config, args.out, ctx, progress=not args.no_progress)
         if args.resume:
@@ -103,7 +99,6 @@ def main(argv=None) -> int:
                 "clips_per_s": sum(timed) / len(timed) if timed else None, "clips": len(dataset),
                 "effective_rank": last_collapse.get("effective_rank"), "embed_dim": encoder.config.embed_dim,
                 "embed_std_mean": last_collapse.get("embed_std_mean"),
-                "gripper_probe_loss": history[-1].get("gripper_probe_loss") if history else None,
                 "checkpoint": str(latest_checkpoint(args.out)),
             }))  # fmt: skip
     finally:

@@ -4,7 +4,7 @@ Single process:   vjepa-ac-train-predictor --data runs/episodes --init-from mode
 Fine-tuning on recorded episodes (episode_recorder, vjepa-ac-record-sim):
                   vjepa-ac-train-predictor --init-from vjepa2-ac-vitg.pt --episodes recorded/ --val-fraction 0.2 ...
                   (reports the held-out loss and the energy landscape on a held-out scene before and after)
-Several ranks:    torchrun --nproc_per_node 2 -m vjepa_ac.training.train_predictor ... (same arguments;
+Several ranks:    torchrun --nproc_per_node 2 -m vjepa_ac.cli.train_predictor ... (same arguments;
                   --batch-size is per rank, the global batch is batch size x ranks).
 Frames are encoded once by the frozen encoder into --token-cache (built when missing).
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vjepa_ac.training.ac_trainer import ACTrainConfig, ACTrainer
 from vjepa_ac.training.distributed import barrier, init_distributed, shutdown
+from vjepa_ac.training.predictor.ac_trainer import ACTrainConfig, ACTrainer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,9 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--val-fraction", type=float, default=0.0,
                       help="hold out this fraction of trajectories (the last ones) for validation losses")
     data.add_argument("--window-step", type=int, default=1, help="frames between consecutive clip starts")
-    data.add_argument("--interaction-repeats", type=int, default=1,
-                      help="training clips in which the cube rises or falls (episodes recorded with "
-                           "cube_positions) appear this many times per epoch; needs --data and --token-cache")
     run = p.add_argument_group("optimisation")
     defaults = ACTrainConfig()
     for name in ("steps", "batch_size", "rollout_steps", "log_every", "checkpoint_every", "eval_every", "num_workers",
@@ -69,54 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def split_indices(count: int, val_fraction: float) -> tuple[list[int], list[int]]:
-    """Training and validation trajectory indices: the last ceil(fraction x count) trajectories validate."""
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    held_out = int(np.ceil(val_fraction * count)) if val_fraction > 0 else 0
-    if held_out >= count:
-        raise ValueError(f"--val-fraction {val_fraction} leaves no training trajectory out of {count}")
-    return list(range(count - held_out)), list(range(count - held_out, count))
-
-
-# m: a transition in which the cube rises or falls this far is an interaction. Picks, carries and drops
-# depend on the gripper; pushes along the table (a third of all transitions) mostly do not.
-INTERACTION_MIN_RISE = 0.01
-
-
-def interaction_steps(names: list[str], data: list[str] | None) -> dict[int, np.ndarray]:
-    """Per cached trajectory (index), which transitions lifted or dropped the cube (episodes' cube_positions)."""
-    from vjepa_ac.training.episodes import list_episode_files, load_cube_positions
-
-    files = {}
-    for directory in data or []:
-        if Path(directory).is_dir():
-            files.update({p.name: p for p in list_episode_files(directory)})
-    events = {}
-    for index, name in enumerate(names):
-        cubes = load_cube_positions(files[name]) if name in files else None
-        if cubes is not None:
-            events[index] = np.abs(np.diff(cubes[:, 2])) > INTERACTION_MIN_RISE
-    if not events:
-        raise SystemExit("error: --interaction-repeats needs episodes recorded with cube_positions (--data)")
-    return events
-
-
 def prepare_dataset(args, world_model, ctx):
     """(training dataset, validation dataset or None)."""
-    from vjepa_ac.training.clip_dataset import ClipDataset
-    from vjepa_ac.training.token_cache import (
+    from vjepa_ac.training.data.clip_dataset import ClipDataset, split_indices
+    from vjepa_ac.training.data.episodes import load_many
+    from vjepa_ac.training.data.token_cache import (
         CachedClipDataset,
         TokenCache,
         build_token_cache,
         encoder_fingerprint,
     )
-    from vjepa_ac.training.trajectories import load_many
 
     clip_args = {"frames_per_clip": args.frames_per_clip, "stride": args.stride, "window_step": args.window_step}
     if args.token_cache is None:
-        if args.interaction_repeats != 1:
-            raise SystemExit("error: --interaction-repeats needs --token-cache")
         if not args.data:
             raise SystemExit("error: give --data (and optionally --token-cache)")
         trajectories = load_many(args.data, world_model.image_size)
@@ -134,25 +96,20 @@ def prepare_dataset(args, world_model, ctx):
         barrier()
     cache = TokenCache(cache_path, expected_fingerprint=fingerprint)
     train, val = split_indices(len(cache), args.val_fraction)
-    events = interaction_steps(cache.names, args.data) if args.interaction_repeats > 1 else None
-    training = CachedClipDataset(cache, subset=train, event_steps=events, event_repeats=args.interaction_repeats,
-                                 **clip_args)
-    if events is not None and ctx.is_main:
-        print(f"{training.event_windows} of {len(training.windows) - training.event_windows * (args.interaction_repeats - 1)} "
-              f"training clips lift or drop the cube; each appears {args.interaction_repeats}x")
-    return (training,
+    return (CachedClipDataset(cache, subset=train, **clip_args),
             CachedClipDataset(cache, subset=val, **clip_args) if val else None)
 
 
 def _landscape_scene(args, world_model):
     """(name, frames, states, start, goal) of the recorded scene the landscapes are drawn on, or None."""
-    from vjepa_ac.training.finetune_report import pick_scene
-    from vjepa_ac.training.trajectories import load_many, load_trajectories
+    from vjepa_ac.training.data.clip_dataset import split_indices
+    from vjepa_ac.training.data.episodes import load_episodes, load_many
+    from vjepa_ac.training.predictor.finetune_report import pick_scene
 
     if args.no_landscape:
         return None
     if args.landscape_episode:
-        trajectory = load_trajectories(args.landscape_episode, world_model.image_size)[0]
+        trajectory = load_episodes(args.landscape_episode, world_model.image_size)[0]
     elif args.val_fraction > 0 and args.data:
         trajectories = load_many(args.data, world_model.image_size, lazy=True)
         _train, val = split_indices(len(trajectories), args.val_fraction)
@@ -165,7 +122,7 @@ def _landscape_scene(args, world_model):
 
 
 def _landscape(world_model, scene, args, when: str) -> dict:
-    from vjepa_ac.training.finetune_report import landscape_summary
+    from vjepa_ac.training.predictor.finetune_report import landscape_summary
 
     name, frames, states, start, goal = scene
     png = Path(args.out) / f"landscape_{when}.png"
@@ -176,8 +133,8 @@ def _landscape(world_model, scene, args, when: str) -> dict:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from vjepa_ac.training.model_setup import build_world_model
-    from vjepa_ac.training.training_state import latest_checkpoint, resume_from_latest
+    from vjepa_ac.training.loop import latest_checkpoint, resume_from_latest
+    from vjepa_ac.training.predictor.model_setup import build_world_model
 
     ctx = init_distributed(args.device)
     try:

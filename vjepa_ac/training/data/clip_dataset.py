@@ -32,6 +32,16 @@ def clip_windows(lengths: Sequence[int], frames_per_clip: int, stride: int, wind
     return windows
 
 
+def split_indices(count: int, val_fraction: float) -> tuple[list[int], list[int]]:
+    """Training and validation episode indices: the last ceil(fraction x count) episodes validate."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    held_out = int(np.ceil(val_fraction * count)) if val_fraction > 0 else 0
+    if held_out >= count:
+        raise ValueError(f"--val-fraction {val_fraction} leaves no training trajectory out of {count}")
+    return list(range(count - held_out)), list(range(count - held_out, count))
+
+
 def clip_actions(states: torch.Tensor) -> torch.Tensor:
     """Actions [T-1, 7] between consecutive rows of `states` [T, 7], computed in float64."""
     s = states.to(torch.float64)

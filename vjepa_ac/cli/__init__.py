@@ -1,0 +1,1 @@
+"""Command-line entry points of the training pipeline: parse arguments, build configs, call `vjepa_ac.training`."""

@@ -1,0 +1,1 @@
+"""Training data: episodes from every source, clips, the token cache, data order, collection and recording."""

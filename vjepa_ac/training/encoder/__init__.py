@@ -1,0 +1,1 @@
+"""V-JEPA mask-denoising pre-training of a small video encoder."""

@@ -1,0 +1,290 @@
+"""The recipe of the shipped embedded model (`vjepa-ac-train-embedded`) and the code that runs it.
+
+Stages (each resumable, each skipped when its output exists):
+  1. collect   MuJoCo episodes (seeds < 100000): planner-like random exploration + expert demonstrations
+  2. pretrain  small RoPE ViT encoder with the V-JEPA mask-denoising objective
+  3. predictor V-JEPA 2-AC post-training on the frozen encoder (teacher forcing + 2-step rollout L1)
+  4. readout   the goal-image gripper readout (a small CNN on the same episodes)
+  5. package   our safetensors format + training metadata, with the readout next to it
+               (model card: docs/embedded_model.md)
+
+`Recipe()` is the recipe of the shipped model; smaller steps and episode counts exist for smoke tests.
+Each training stage runs its command (`vjepa-ac-pretrain-encoder`, `vjepa-ac-train-predictor`,
+`vjepa-ac-train-gripper-readout`) with the stage's fields as flags, so a stage is reproducible by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vjepa_ac.training.data.collect import EpisodeSpec, check_training_seeds
+from vjepa_ac.training.data.exploration import ExplorationConfig
+
+STAGES = ("collect", "pretrain", "predictor", "readout", "package")
+DEFAULT_ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "embedded_model"
+
+
+def _flags(stage) -> list[str]:
+    """A stage's fields as command-line flags (None: the command's default)."""
+    return [item for f in dataclasses.fields(stage) if getattr(stage, f.name) is not None
+            for item in ("--" + f.name.replace("_", "-"), str(getattr(stage, f.name)))]
+
+
+@dataclass(frozen=True)
+class CollectStage:
+    explore_episodes: int = 400
+    mixed_episodes: int = 250
+    grasp_play_episodes: int = 300
+    explore_steps: int = 20
+    mixed_steps: int = 40
+    grasp_play_steps: int = 16
+    first_seed: int = 0
+    camera_size: int | None = None  # None: the encoder preset's image size, so frames are never rescaled
+    # Planner-like exploration: steps up to the planner's L1 radius, no yaw, rare gripper toggles, so the
+    # model sees the actions CEM will ask it about (the planner freezes rotation by default).
+    exploration: ExplorationConfig = ExplorationConfig(max_step=0.075, smoothing=0.5, toggle_probability=0.05,
+                                                       yaw_step=0.0)
+
+    def plan(self) -> list[EpisodeSpec]:
+        """What to record, episode by episode.
+
+        Half the exploration and 3 in 5 demonstrations start just above the cube, where grasps happen; half
+        the demonstrations grasp with a single close-and-lift action, the grasp a one-step planner finds.
+        Grasp play (all near the cube) shows what every gripper change does there.
+        """
+        first = self.first_seed
+        plan = [EpisodeSpec(s, "explore", self.explore_steps, i % 2 == 1, False)
+                for i, s in enumerate(check_training_seeds(first, self.explore_episodes))]
+        first += self.explore_episodes
+        plan += [EpisodeSpec(s, "mixed", self.mixed_steps, i % 5 < 3, i % 2 == 0)
+                 for i, s in enumerate(check_training_seeds(first, self.mixed_episodes))]
+        first += self.mixed_episodes
+        if self.grasp_play_episodes:
+            plan += [EpisodeSpec(s, "grasp_play", self.grasp_play_steps, True, False)
+                     for s in check_training_seeds(first, self.grasp_play_episodes)]
+        return plan
+
+
+@dataclass(frozen=True)
+class PretrainStage:
+    """vjepa-ac-pretrain-encoder settings (None: the command's default)."""
+
+    frames_per_clip: int = 4
+    stride: int = 1
+    steps: int = 1200
+    batch_size: int = 32
+    collapse_every: int = 100
+    log_every: int = 20
+    checkpoint_every: int = 200
+    seed: int = 0
+    ema_start: float | None = None  # V-JEPA's 0.998 -> 1.0
+    ema_end: float | None = None
+
+    def flags(self) -> list[str]:
+        return _flags(self)
+
+
+@dataclass(frozen=True)
+class PredictorStage:
+    """vjepa-ac-train-predictor settings. 6000 steps: at 2000 the held-out loss was still falling (0.148 -> 0.103
+    at 6000) and reach success rose with it (docs/embedded_model.md)."""
+
+    frames_per_clip: int = 4
+    stride: int = 1
+    steps: int = 6000
+    batch_size: int = 32
+    lr: float = 1e-3
+    rollout_steps: int = 2
+    val_fraction: float = 0.05
+    eval_every: int = 0
+    log_every: int = 20
+    checkpoint_every: int = 1000
+    seed: int = 0
+
+    def flags(self) -> list[str]:
+        return _flags(self)
+
+
+@dataclass(frozen=True)
+class ReadoutStage:
+    """vjepa-ac-train-gripper-readout settings. 12 epochs with 4 px shifts (held-out balanced accuracy 0.94, no
+    sub-goal image of 60 unseen scenes read wrongly). Without shifts the readout fit its training frames (0.96)
+    far better than held-out ones (0.78) and read 3 of 60 open-hand images as closed; 8 epochs with shifts
+    left 6 of 60 placed-cube images undecided (docs/embedded_model.md)."""
+
+    epochs: int = 12
+    max_shift: int = 4
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def flags(self) -> list[str]:
+        return _flags(self)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    encoder_preset: str = "vit_embedded"
+    predictor_preset: str = "ac_embedded"
+    collect: CollectStage = field(default_factory=CollectStage)
+    pretrain: PretrainStage = field(default_factory=PretrainStage)
+    predictor: PredictorStage = field(default_factory=PredictorStage)
+    readout: ReadoutStage = field(default_factory=ReadoutStage)
+
+    @property
+    def camera_size(self) -> int:
+        if self.collect.camera_size is not None:
+            return self.collect.camera_size
+        from vjepa_ac.models.presets import encoder_preset
+
+        return encoder_preset(self.encoder_preset).image_size
+
+
+def with_steps(stage, steps: int | None):
+    """`stage` run to `steps` with intermediate checkpoints and evaluations off (smoke tests); None: unchanged."""
+    if steps is None:
+        return stage
+    off = {name: 0 for name in ("checkpoint_every", "eval_every") if hasattr(stage, name)}
+    return dataclasses.replace(stage, steps=steps, **off)
+
+
+# -- stages ---------------------------------------------------------------------------------------------
+def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[EpisodeSpec],
+                   exploration: ExplorationConfig, shard: int = 0) -> int:
+    from vjepa_ac.training.data.collect import collect_episodes
+
+    records = collect_episodes(out, engine, camera_size, plan, exploration, desc=f"collect (worker {shard})",
+                               position=shard)
+    return sum(r["steps"] + 1 for r in records)
+
+
+def collect(out: Path, stage: CollectStage, camera_size: int, engine: str = "mujoco", workers: int = 1) -> dict:
+    """Record the training episodes; `workers` processes each take every workers-th episode."""
+    import concurrent.futures
+    import multiprocessing
+
+    out.mkdir(parents=True, exist_ok=True)
+    plan = stage.plan()
+    started = time.perf_counter()
+    shards = [plan[i::workers] for i in range(max(1, workers))]
+    if len(shards) == 1:
+        frames_total = _collect_shard(out, engine, camera_size, shards[0], stage.exploration)
+    else:
+        context = multiprocessing.get_context("spawn")  # no forked OpenGL/MuJoCo state
+        with concurrent.futures.ProcessPoolExecutor(len(shards), mp_context=context) as pool:
+            frames_total = sum(pool.map(_collect_shard, [out] * len(shards), [engine] * len(shards),
+                                        [camera_size] * len(shards), shards, [stage.exploration] * len(shards),
+                                        range(len(shards))))
+    summary = {"episodes": len(plan), "explore_episodes": stage.explore_episodes,
+               "mixed_episodes": stage.mixed_episodes, "grasp_play_episodes": stage.grasp_play_episodes,
+               "near_cube_starts": sum(p.start_near_cube for p in plan),
+               "close_while_lifting": sum(p.close_while_lifting for p in plan),
+               "exploration": dataclasses.asdict(stage.exploration), "seeds": [stage.first_seed, stage.first_seed + len(plan) - 1],
+               "camera_size": camera_size, "workers": workers,
+               "new_frames": frames_total, "seconds": round(time.perf_counter() - started, 1)}
+    (out / "collection_summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _run_stage(main, argv: list[str], out: Path, steps: int, what: str) -> Path:
+    """Run a training command to `steps`, resuming an interrupted run; returns its final checkpoint."""
+    from vjepa_ac.training.loop import latest_checkpoint
+
+    latest = latest_checkpoint(out)
+    if latest is None or latest.name != f"step_{steps:08d}":
+        if main(argv + (["--resume"] if latest is not None else [])) != 0:
+            raise SystemExit(f"{what} failed")
+        latest = latest_checkpoint(out)
+    return latest
+
+
+def pretrain(work: Path, recipe: Recipe) -> Path:
+    from vjepa_ac.cli import pretrain_encoder
+
+    out = work / "encoder"
+    argv = ["--data", str(work / "episodes"), "--encoder-preset", recipe.encoder_preset, "--out", str(out),
+            *recipe.pretrain.flags()]
+    return _run_stage(pretrain_encoder.main, argv, out, recipe.pretrain.steps, "encoder pre-training")
+
+
+def train_predictor(work: Path, recipe: Recipe, encoder_checkpoint: Path) -> Path:
+    from vjepa_ac.cli import train_predictor as trainer_cli
+
+    out = work / "predictor"
+    argv = ["--encoder", str(encoder_checkpoint), "--predictor-preset", recipe.predictor_preset,
+            "--data", str(work / "episodes"), "--token-cache", str(work / "tokens.safetensors"),
+            "--out", str(out), *recipe.predictor.flags()]
+    return _run_stage(trainer_cli.main, argv, out, recipe.predictor.steps, "predictor post-training")
+
+
+def train_readout(work: Path, stage: ReadoutStage) -> Path:
+    """Train the goal-image gripper readout on the collected episodes (skipped when it exists)."""
+    from vjepa_ac.cli import train_gripper_readout
+    from vjepa_ac.models.gripper_readout import GRIPPER_READOUT_FILE
+
+    out = work / "readout" / GRIPPER_READOUT_FILE
+    if not out.is_file():
+        argv = ["--episodes", str(work / "episodes"), "--out", str(out), "--json", str(work / "readout" / "scores.json"),
+                *stage.flags()]
+        if train_gripper_readout.main(argv) != 0:
+            raise SystemExit("gripper readout training failed")
+    return out
+
+
+def package(work: Path, checkpoint: Path, destination: Path, recipe: Recipe) -> Path:
+    """Copy the trained world model (and the gripper readout, when trained) into the package with the facts a
+    model card needs."""
+    import shutil
+
+    from vjepa_ac.models import load_world_model, save_world_model
+    from vjepa_ac.models.gripper_readout import GRIPPER_READOUT_FILE, load_gripper_readout
+
+    world_model = load_world_model(checkpoint)
+    collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
+    metadata = {
+        "name": "vjepa_ac embedded V-JEPA 2-AC (MuJoCo)",
+        "encoder_preset": recipe.encoder_preset,
+        "predictor_preset": recipe.predictor_preset,
+        "data": collection,
+        "pretrain_args": recipe.pretrain.flags(),
+        "predictor_args": recipe.predictor.flags(),
+        "source_checkpoint": str(checkpoint),
+    }
+    readout = work / "readout" / GRIPPER_READOUT_FILE
+    if readout.is_file():
+        load_gripper_readout(readout, required=True)  # a torn file fails here, not in the planner
+        metadata["gripper_readout"] = GRIPPER_READOUT_FILE
+    save_world_model(world_model, destination, metadata=metadata)
+    if readout.is_file():
+        shutil.copyfile(readout, destination / GRIPPER_READOUT_FILE)
+    return destination
+
+
+def run(recipe: Recipe, work: Path, stages=STAGES, destination: Path = DEFAULT_ASSET_DIR,
+        collect_workers: int = 1) -> None:
+    """Run `stages` of `recipe` in `work` (data + intermediate outputs); finished stages are skipped."""
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stages: {sorted(unknown)}")
+    if "collect" in stages:
+        print(json.dumps(collect(work / "episodes", recipe.collect, recipe.camera_size, workers=collect_workers)))
+    checkpoint = None
+    if "pretrain" in stages or "predictor" in stages:
+        encoder_checkpoint = pretrain(work, recipe)
+        if "predictor" in stages:
+            checkpoint = train_predictor(work, recipe, encoder_checkpoint)
+    if "readout" in stages:
+        print(f"gripper readout: {train_readout(work, recipe.readout)}")
+    if "package" in stages:
+        from vjepa_ac.training.loop import latest_checkpoint
+
+        checkpoint = checkpoint or latest_checkpoint(work / "predictor")
+        if checkpoint is None:
+            raise SystemExit(f"no predictor checkpoint under {work / 'predictor'}")
+        print(f"packaged {package(work, checkpoint, destination, recipe)}")
