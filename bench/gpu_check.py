@@ -437,7 +437,9 @@ class Check:
 
     def _config(self, horizon: int, **extra) -> CEMConfig:
         a = self.args
-        return CEMConfig(samples=a.samples, iterations=a.iterations, top_k=a.top_k, horizon=horizon, seed=a.seed, **extra)
+        # The paper's planner, which the official-style loop implements too: the same work on both sides.
+        return CEMConfig.paper(samples=a.samples, iterations=a.iterations, top_k=a.top_k, horizon=horizon, seed=a.seed,
+                               **extra)
 
     def _autocast_dtype(self):
         return torch.bfloat16 if self.device.type == "cuda" else None
@@ -576,7 +578,8 @@ class Check:
             dev_tokens = dev_model.encode(images).cpu()
             state = torch.tensor(START_STATE, dtype=torch.float64)
             # The paper's energy (no anchoring): between two unrelated frames it picks a clear, non-zero move.
-            config = CEMConfig(samples=samples, iterations=iterations, top_k=top_k, seed=self.args.seed, autocast=False)
+            config = CEMConfig.paper(samples=samples, iterations=iterations, top_k=top_k, seed=self.args.seed,
+                                     autocast=False)
             cpu_plan = CEMPlanner(cpu_model, config).plan(cpu_tokens[0], state, cpu_tokens[1])
             dev_plan = CEMPlanner(dev_model, config).plan(cpu_tokens[0], state, cpu_tokens[1])
             out = {"plan": [samples, iterations, top_k], "same_device": self.device.type == "cpu",
@@ -740,7 +743,7 @@ def cpu_official_smoke(args) -> dict:
     from safetensors.torch import save_file
 
     from vjepa_ac.models import load_encoder
-    from vjepa_ac.ros.planner_node import cem_config_from_settings, load_world_model_from_settings
+    from vjepa_ac.ros.model_loading import load_world_model_from_settings
 
     torch.set_grad_enabled(False)
     path = Path(args.out) / "cpu_official_smoke.json"
@@ -807,7 +810,7 @@ def cpu_official_smoke(args) -> dict:
             record["tokens"] = list(tokens.shape)
         with steps.step("encode_goal_frame"):
             goal = model.encode(frames[1:2])
-        cem = dataclasses.replace(cem_config_from_settings(settings), samples=8, iterations=1,
+        cem = dataclasses.replace(CEMConfig.from_mapping(settings), samples=8, iterations=1,
                                   top_k=min(settings.top_k, 8))
         report["plan_config"] = {"samples": 8, "iterations": 1, "top_k": cem.top_k, "horizon": cem.horizon,
                                  "anchor_to_observation": cem.anchor_to_observation}

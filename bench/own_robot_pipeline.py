@@ -66,16 +66,16 @@ def _check(episodes: Path, checkpoint: str | None, out: Path) -> dict:
 def _reach(checkpoint: str | None, seeds: list[int], camera_size: int) -> list[dict]:
     from vjepa_ac.evaluation import make_task, run_episode
     from vjepa_ac.models import load_world_model
-    from vjepa_ac.planning import CEMConfig, CEMPlanner
+    from vjepa_ac.planning import CEMConfig, CEMPlanner, GoalImageController
     from vjepa_ac.simulation import make_sim
 
     model = load_world_model(checkpoint)
+    controller = GoalImageController(model, CEMPlanner(model, CEMConfig()))  # reach: no gripper readout
     rows = []
     with make_sim("mujoco", image_size=camera_size) as sim:
         for seed in seeds:
             started = time.perf_counter()
-            record = run_episode(sim, model, CEMPlanner(model, CEMConfig(anchor_to_observation=True)),
-                                 make_task("reach", protocol="near-cube"), seed)
+            record = run_episode(sim, controller, make_task("reach", protocol="near-cube"), seed)
             rows.append({"seed": seed, "success": record.success, "final_distance_cm":
                          round(100 * record.final_distance_m, 2), "seconds": round(time.perf_counter() - started, 1)})
     return rows

@@ -29,7 +29,7 @@ from vjepa_ac.models import (
     predictor_preset,
     save_world_model,
 )
-from vjepa_ac.planning import CEMConfig, CEMPlanner
+from vjepa_ac.planning import CEMConfig, CEMPlanner, GoalImageController
 from vjepa_ac.simulation import make_sim
 
 S = 32
@@ -83,10 +83,11 @@ def test_run_episode_follows_the_subgoal_schedule(checkpoint):
     from vjepa_ac.models import load_world_model
 
     world_model = load_world_model(checkpoint)
-    planner = CEMPlanner(world_model, CEMConfig(samples=16, iterations=2, top_k=4))
+    config = CEMConfig(samples=16, iterations=2, top_k=4, anchor_to_observation=False)
+    controller = GoalImageController(world_model, CEMPlanner(world_model, config))
     task = make_task("pick-and-place", budgets=[1, 1, 2, 1])
     with make_sim("mujoco", image_size=S) as sim:
-        record = run_episode(sim, world_model, planner, task, 100000, record_frames=True)
+        record = run_episode(sim, controller, task, 100000, record_frames=True)
         assert record.actions_executed == 5
         assert record.subgoal_index == [0, 1, 2, 2, 3]
         assert len(record.energies) == len(record.plan_seconds) == len(record.distances_m) == 5

@@ -112,11 +112,11 @@ def test_official_layout_checkpoint_finetunes_on_recorded_episodes(recorded, sha
 def test_reach_planned_with_the_finetuned_model_succeeds(finetuned):
     """The evaluation's reach task and CEM (800 x 10, anchored energy), camera at the recorded 256 px."""
     from vjepa_ac.evaluation import make_task, run_episode
-    from vjepa_ac.planning import CEMConfig, CEMPlanner
+    from vjepa_ac.planning import CEMConfig, CEMPlanner, GoalImageController
     from vjepa_ac.simulation import make_sim
 
     model = load_world_model(finetuned[1]["checkpoint"])
     with make_sim("mujoco", image_size=CAMERA_SIZE) as sim:
-        record = run_episode(sim, model, CEMPlanner(model, CEMConfig(anchor_to_observation=True)),
-                             make_task("reach", protocol="near-cube"), REACH_SEED)
+        controller = GoalImageController(model, CEMPlanner(model, CEMConfig()))  # reach: no gripper readout
+        record = run_episode(sim, controller, make_task("reach", protocol="near-cube"), REACH_SEED)
     assert record.success, (record.final_distance_m, record.distances_m)

@@ -12,6 +12,12 @@ from vjepa_ac.planning import CEMConfig, CEMPlanner, PlanResult, l1_energy
 from vjepa_ac.planning.pose_world_model import PoseFeatureWorldModel
 from vjepa_ac.poses import integrate_actions
 
+
+def unanchored(**settings) -> CEMConfig:
+    """The paper's energy: these tests check CEM itself against a perfect predictor, one rollout per sample."""
+    return CEMConfig(**{"anchor_to_observation": False, **settings})
+
+
 START = torch.tensor([0.45, 0.05, 0.30, 0.10, -0.20, 0.30, 0.20], dtype=torch.float64)
 
 
@@ -38,7 +44,7 @@ def assert_feasible(actions, config):
 
 def test_h1_converges_to_the_known_optimum(model):
     target = [0.03, -0.025, 0.015, 0.0, 0.0, 0.0, 0.5]
-    config = CEMConfig(samples=400, iterations=10, horizon=1)
+    config = unanchored(samples=400, iterations=10, horizon=1)
     result, _, _ = plan_toward(model, target, config)
     assert isinstance(result, PlanResult)
     assert result.action.dtype == np.float64 and result.action.shape == (7,)
@@ -53,7 +59,7 @@ def test_h1_converges_to_the_known_optimum(model):
 def test_h2_reaches_a_goal_two_balls_away(model):
     # |Δ|_1 = 0.14 > 0.075: only a two-step plan can reach it.
     target = [0.10, 0.04, 0.0, 0.0, 0.0, 0.0, 0.0]
-    config = CEMConfig(samples=400, iterations=10, horizon=2)
+    config = unanchored(samples=400, iterations=10, horizon=2)
     result, goal_state, _ = plan_toward(model, target, config)
     assert result.actions.shape == (2, 7)
     assert_feasible(result.actions, config)
@@ -62,7 +68,7 @@ def test_h2_reaches_a_goal_two_balls_away(model):
 
 
 def test_h1_unreachable_goal_pushes_to_the_ball_surface(model):
-    config = CEMConfig(samples=400, iterations=10, horizon=1, gripper_enabled=False)
+    config = unanchored(samples=400, iterations=10, horizon=1, gripper_enabled=False)
     result, goal_state, _ = plan_toward(model, [0.2, 0.0, 0.0, 0, 0, 0, 0], config)
     assert np.abs(result.action[:3]).sum() > 0.074
     assert result.action[0] > 0.04
@@ -76,9 +82,9 @@ def test_h1_unreachable_goal_pushes_to_the_ball_surface(model):
 
 def test_rotation_dims_are_searched_only_when_enabled(model):
     target = [0.0, 0.0, 0.0, 0.06, -0.04, 0.05, 0.0]
-    frozen, _, _ = plan_toward(model, target, CEMConfig(samples=300, iterations=8))
+    frozen, _, _ = plan_toward(model, target, unanchored(samples=300, iterations=8))
     assert np.all(frozen.actions[:, 3:6] == 0.0)
-    free, _, _ = plan_toward(model, target, CEMConfig(samples=300, iterations=10, rotation_enabled=True))
+    free, _, _ = plan_toward(model, target, unanchored(samples=300, iterations=10, rotation_enabled=True))
     np.testing.assert_allclose(free.action[3:6], target[3:6], atol=0.02)
     assert np.abs(free.actions[:, 3:6]).sum(-1).max() <= 0.2
 
@@ -93,7 +99,7 @@ def test_frozen_dims_stay_exactly_zero_in_every_sample(model):
             seen.append(actions.clone())
             return model.rollout(tokens, state, actions)
 
-    config = CEMConfig(samples=64, iterations=3, top_k=5, horizon=2, frozen_dims=("dz",), gripper_enabled=False)
+    config = unanchored(samples=64, iterations=3, top_k=5, horizon=2, frozen_dimensions=("dz",), gripper_enabled=False)
     planner = CEMPlanner(Recording(), config)
     result = planner.plan(frame(model, START), START, frame(model, START + 0.05))
     sampled = torch.cat([a.reshape(-1, 7) for a in seen])
@@ -105,7 +111,7 @@ def test_frozen_dims_stay_exactly_zero_in_every_sample(model):
 
 def test_same_seed_same_plan_different_seed_different_samples(model):
     goal = frame(model, integrate_actions(START, torch.tensor([0.02, 0.01, 0, 0, 0, 0, 0.3], dtype=torch.float64)))
-    config = CEMConfig(samples=50, iterations=3, top_k=5, horizon=2)
+    config = unanchored(samples=50, iterations=3, top_k=5, horizon=2)
     record = {}
 
     def run(seed):
@@ -116,7 +122,7 @@ def test_same_seed_same_plan_different_seed_different_samples(model):
                 calls.append(actions.clone())
                 return model.rollout(tokens, state, actions)
 
-        result = CEMPlanner(Recording(), CEMConfig(**{**config.__dict__, "seed": seed})).plan(
+        result = CEMPlanner(Recording(), unanchored(**{**config.__dict__, "seed": seed})).plan(
             frame(model, START), START, goal
         )
         record[seed] = calls
@@ -131,7 +137,7 @@ def test_same_seed_same_plan_different_seed_different_samples(model):
 
 def test_reset_restarts_the_random_stream_and_drops_the_warm_start(model):
     goal = frame(model, integrate_actions(START, torch.tensor([0.1, 0.0, 0, 0, 0, 0, 0], dtype=torch.float64)))
-    planner = CEMPlanner(model, CEMConfig(samples=100, iterations=4, top_k=5, horizon=2))
+    planner = CEMPlanner(model, unanchored(samples=100, iterations=4, top_k=5, horizon=2))
     first = planner.plan(frame(model, START), START, goal)
     second = planner.plan(frame(model, START), START, goal)  # warm-started: differs
     assert not np.array_equal(first.actions, second.actions)
@@ -149,7 +155,7 @@ def test_warm_start_is_the_previous_plan_shifted_by_one_step(model):
             first_means.append(actions[0].clone())
             return model.rollout(tokens, state, actions)
 
-    planner = CEMPlanner(Recording(), CEMConfig(samples=60, iterations=2, top_k=5, horizon=3))
+    planner = CEMPlanner(Recording(), unanchored(samples=60, iterations=2, top_k=5, horizon=3))
     result = planner.plan(frame(model, START), START, goal)
     first_means.clear()
     planner.plan(frame(model, START), START, goal)
@@ -161,7 +167,7 @@ def test_warm_start_is_the_previous_plan_shifted_by_one_step(model):
 def test_receding_horizon_loop_reaches_the_goal(model):
     goal_state = integrate_actions(START, torch.tensor([0.12, -0.06, 0.03, 0, 0, 0, 0.6], dtype=torch.float64))
     goal = frame(model, goal_state)
-    planner = CEMPlanner(model, CEMConfig(samples=200, iterations=6, horizon=2))
+    planner = CEMPlanner(model, unanchored(samples=200, iterations=6, horizon=2))
     state = START.clone()
     for _ in range(5):
         result = planner.plan(frame(model, state), state, goal)
@@ -172,9 +178,9 @@ def test_receding_horizon_loop_reaches_the_goal(model):
 
 def test_chunked_rollouts_give_the_same_plan(model):
     goal = frame(model, integrate_actions(START, torch.tensor([0.03, 0.01, 0, 0, 0, 0, 0], dtype=torch.float64)))
-    whole = CEMPlanner(model, CEMConfig(samples=90, iterations=3, top_k=5)).plan(frame(model, START), START, goal)
+    whole = CEMPlanner(model, unanchored(samples=90, iterations=3, top_k=5)).plan(frame(model, START), START, goal)
     calls_before = model.rollout_calls
-    chunked = CEMPlanner(model, CEMConfig(samples=90, iterations=3, top_k=5, chunk_size=32))
+    chunked = CEMPlanner(model, unanchored(samples=90, iterations=3, top_k=5, chunk_size=32))
     result = chunked.plan(frame(model, START), START, goal)
     assert model.rollout_calls - calls_before == 3 * 3 + 1  # ceil(90/32) per iteration + final mean
     np.testing.assert_allclose(result.actions, whole.actions, atol=1e-6)
@@ -185,42 +191,31 @@ def test_chunked_rollouts_give_the_same_plan(model):
 
 def test_repeated_plans_keep_one_rollout_per_iteration(model):
     goal = frame(model, START)
-    planner = CEMPlanner(model, CEMConfig(samples=50, iterations=4, top_k=5))
+    planner = CEMPlanner(model, unanchored(samples=50, iterations=4, top_k=5))
     for _ in range(3):
         calls_before = model.rollout_calls
         planner.plan(frame(model, START), START, goal)
         assert model.rollout_calls - calls_before == 4 + 1
 
 
-def test_gripper_deadband_rounds_only_the_executed_delta(model):
-    config = CEMConfig(samples=200, iterations=6, gripper_deadband=0.25)
-    result, _, _ = plan_toward(model, [0.02, 0.0, 0.0, 0, 0, 0, 0.1], config)
-    assert result.action[6] == 0.0
-    assert result.actions[0, 6] != 0.0
-
-
-def test_gripper_min_gain_holds_a_gripper_change_the_energy_does_not_need(model):
-    config = CEMConfig(samples=300, iterations=8, gripper_min_gain=0.05)
-    target = [0.02, -0.01, 0.0, 0, 0, 0, 0.5]
-    # The gripper changes the goal's tokens: the change pays off and is kept.
-    result, _, _ = plan_toward(model, target, config)
-    assert abs(result.action[6] - 0.5) < 0.05
-    # A model whose tokens barely see the gripper: CEM's gripper mean is noise, so the hand is held.
-    blind = PoseFeatureWorldModel(tokens_per_frame=16, embed_dim=32, seed=3)
-    blind.weight[9] *= 1e-4
-    noisy, _, _ = plan_toward(blind, target, CEMConfig(samples=300, iterations=8))
-    assert noisy.action[6] != 0.0
-    held, _, _ = plan_toward(blind, target, config)
-    assert held.action[6] == 0.0 and (held.actions[:, 6] == 0.0).all()
-    np.testing.assert_allclose(held.action[:3], target[:3], atol=5e-3)
-    assert held.samples_evaluated == 300 * 8 + 2
+def test_shipped_and_paper_settings_and_from_mapping():
+    shipped, paper = CEMConfig(), CEMConfig.paper()
+    assert (shipped.samples, shipped.iterations, shipped.top_k, shipped.horizon, shipped.l1_radius) == \
+        (paper.samples, paper.iterations, paper.top_k, paper.horizon, paper.l1_radius) == (800, 10, 10, 1, 0.075)
+    assert shipped.anchor_to_observation and shipped.gripper_goal_weight > 0
+    assert not paper.anchor_to_observation and paper.gripper_goal_weight == 0 and not paper.warm_start
+    # YAML/ROS values replace only the fields they name; other keys (node parameters) are left alone.
+    config = CEMConfig.from_mapping({"samples": 64, "top_k": 4, "rate_hz": 2.0, "horizon": None})
+    assert (config.samples, config.top_k, config.horizon, config.iterations) == (64, 4, 1, 10)
+    assert CEMConfig.from_mapping({"seed": 3}, paper) == dataclasses.replace(paper, seed=3)
+    assert CEMConfig.defaults() == dataclasses.asdict(shipped)
 
 
 def test_gripper_goal_decides_the_gripper_of_a_model_that_does_not_see_it(model):
     blind = PoseFeatureWorldModel(tokens_per_frame=16, embed_dim=32, seed=3)
     blind.weight[9] *= 1e-4
     target = [0.02, -0.01, 0.0, 0, 0, 0, 0.0]  # the goal image: moved, gripper as it is (open)
-    config = CEMConfig(samples=300, iterations=8, gripper_goal_weight=0.05)
+    config = unanchored(samples=300, iterations=8, gripper_goal_weight=0.05)
     goal_state = integrate_actions(START, torch.tensor(target, dtype=torch.float64))
     closed_start = START.clone()
     closed_start[6] = 1.0
@@ -232,10 +227,10 @@ def test_gripper_goal_decides_the_gripper_of_a_model_that_does_not_see_it(model)
         assert abs(gripper_after - goal_gripper) <= 0.25 + 1e-3, (expected, result.action)
         np.testing.assert_allclose(result.action[:3], target[:3], atol=5e-3)  # translation still from the image
     # Without a goal gripper (or with weight 0) the term is absent: identical plans.
-    plain = CEMPlanner(blind, CEMConfig(samples=300, iterations=8)).plan(
+    plain = CEMPlanner(blind, unanchored(samples=300, iterations=8)).plan(
         frame(blind, START), START, frame(blind, goal_state))
     unused = CEMPlanner(blind, config).plan(frame(blind, START), START, frame(blind, goal_state))
-    ignored = CEMPlanner(blind, CEMConfig(samples=300, iterations=8)).plan(
+    ignored = CEMPlanner(blind, unanchored(samples=300, iterations=8, gripper_goal_weight=0.0)).plan(
         frame(blind, START), START, frame(blind, goal_state), goal_gripper=1.0)
     np.testing.assert_array_equal(plain.actions, unused.actions)
     np.testing.assert_array_equal(plain.actions, ignored.actions)
@@ -253,7 +248,7 @@ def test_final_gripper_clips_each_step_like_the_robot():
 
 @pytest.mark.parametrize("goal_gripper", [-0.1, 1.5, float("nan")])
 def test_goal_gripper_outside_0_1_raises(model, goal_gripper):
-    planner = CEMPlanner(model, CEMConfig(samples=20, iterations=1, gripper_goal_weight=0.05))
+    planner = CEMPlanner(model, unanchored(samples=20, iterations=1, gripper_goal_weight=0.05))
     with pytest.raises(ValueError, match="goal_gripper"):
         planner.plan(frame(model, START), START, frame(model, START), goal_gripper=goal_gripper)
 
@@ -272,8 +267,8 @@ class BiasedPredictions(PoseFeatureWorldModel):
 
 def test_anchor_to_observation_equals_the_paper_energy_for_an_exact_model(model):
     target = [0.03, -0.02, 0.01, 0.0, 0.0, 0.0, 0.0]
-    plain, _, _ = plan_toward(model, target, CEMConfig(samples=300, iterations=6, gripper_enabled=False))
-    anchored, _, _ = plan_toward(model, target, CEMConfig(samples=300, iterations=6, gripper_enabled=False,
+    plain, _, _ = plan_toward(model, target, unanchored(samples=300, iterations=6, gripper_enabled=False))
+    anchored, _, _ = plan_toward(model, target, unanchored(samples=300, iterations=6, gripper_enabled=False,
                                                           anchor_to_observation=True))
     np.testing.assert_allclose(anchored.action, plain.action, atol=1e-5)
     assert anchored.energy == pytest.approx(plain.energy, rel=1e-4, abs=1e-6)
@@ -281,7 +276,7 @@ def test_anchor_to_observation_equals_the_paper_energy_for_an_exact_model(model)
 
 def test_anchor_to_observation_cancels_an_error_common_to_all_predictions():
     biased = BiasedPredictions(tokens_per_frame=16, embed_dim=32, seed=3)
-    config = CEMConfig(samples=400, iterations=8, gripper_enabled=False)
+    config = unanchored(samples=400, iterations=8, gripper_enabled=False)
     goal_offset = [0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # 1 cm from the goal
     plain, goal_state, _ = plan_toward(biased, goal_offset, config)
     anchored, _, _ = plan_toward(biased, goal_offset, dataclasses.replace(config, anchor_to_observation=True))
@@ -304,13 +299,13 @@ def test_anchor_to_observation_cancels_an_error_common_to_all_predictions():
     ],
 )
 def test_bad_state_raises(model, state):
-    planner = CEMPlanner(model, CEMConfig(samples=10, iterations=1, top_k=2))
+    planner = CEMPlanner(model, unanchored(samples=10, iterations=1, top_k=2))
     with pytest.raises(ValueError, match="state"):
         planner.plan(frame(model, START), state, frame(model, START))
 
 
 def test_bad_tokens_raise(model):
-    planner = CEMPlanner(model, CEMConfig(samples=10, iterations=1, top_k=2))
+    planner = CEMPlanner(model, unanchored(samples=10, iterations=1, top_k=2))
     good = frame(model, START)
     with pytest.raises(ValueError, match="current_tokens"):
         planner.plan(good[:, :-1], START, good)
@@ -335,7 +330,7 @@ def test_rollout_with_wrong_output_shape_is_reported():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"samples": 0}, {"top_k": 900}, {"horizon": 0}, {"momentum_mean": 1.0}, {"l1_radius": -0.1}, {"frozen_dims": (9,)},
+    [{"samples": 0}, {"top_k": 900}, {"horizon": 0}, {"momentum_mean": 1.0}, {"l1_radius": -0.1}, {"frozen_dimensions": (9,)},
      {"gripper_goal_weight": -0.1}],
 )
 def test_invalid_config_raises(kwargs):
@@ -371,7 +366,7 @@ def test_out_of_memory_halves_the_chunk_and_keeps_the_plan(model):
             return model.rollout(tokens, state, actions)
 
     goal = frame(model, integrate_actions(START, torch.tensor([0.03, 0.01, 0, 0, 0, 0, 0], dtype=torch.float64)))
-    config = CEMConfig(samples=80, iterations=3, top_k=5)
+    config = unanchored(samples=80, iterations=3, top_k=5)
     limited = CEMPlanner(SmallMemory(), config).plan(frame(model, START), START, goal)
     reference = CEMPlanner(model, config).plan(frame(model, START), START, goal)
     assert batches[:3] == [80, 40, 20]  # halved until it fits, then kept
@@ -381,9 +376,9 @@ def test_out_of_memory_halves_the_chunk_and_keeps_the_plan(model):
 
 def test_compiled_rollout_gives_the_same_plan(model):
     goal = frame(model, integrate_actions(START, torch.tensor([0.02, 0.01, 0, 0, 0, 0, 0], dtype=torch.float64)))
-    config = CEMConfig(samples=40, iterations=2, top_k=4)
+    config = unanchored(samples=40, iterations=2, top_k=4)
     eager = CEMPlanner(model, config).plan(frame(model, START), START, goal)
-    compiled = CEMPlanner(model, CEMConfig(**{**config.__dict__, "compile": "eager"}))
+    compiled = CEMPlanner(model, unanchored(**{**config.__dict__, "compile": "eager"}))
     assert compiled._rollout is not model.rollout
     np.testing.assert_allclose(compiled.plan(frame(model, START), START, goal).actions, eager.actions, atol=1e-6)
 
@@ -396,7 +391,7 @@ def test_compiled_rollout_gives_the_same_plan(model):
     st.floats(min_value=0.01, max_value=0.2),
 )
 def test_returned_plans_are_always_feasible(model, displacement, horizon, rotation_enabled, radius):
-    config = CEMConfig(
+    config = unanchored(
         samples=30, iterations=2, top_k=3, horizon=horizon, l1_radius=radius, rotation_enabled=rotation_enabled
     )
     result, _, _ = plan_toward(model, displacement, config)

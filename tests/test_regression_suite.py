@@ -16,8 +16,8 @@ from vjepa_ac.evaluation.episode_runner import run_policy_episode
 from vjepa_ac.evaluation.policies import BlindPolicy
 from vjepa_ac.evaluation.provenance import seed_range
 from vjepa_ac.models import CheckpointError, load_world_model
-from vjepa_ac.planning import CEMConfig, CEMPlanner
-from vjepa_ac.planning.goal_gripper import DEFAULT_GRIPPER_GOAL_WEIGHT, GoalGripper
+from vjepa_ac.planning import CEMConfig, CEMPlanner, GoalImageController
+from vjepa_ac.planning.goal_gripper import GoalGripper
 from vjepa_ac.simulation import make_sim
 
 ENGINE = "mujoco"
@@ -71,13 +71,11 @@ def sim(embedded_model):
 
 
 def _run(world_model, sim, task_name, seeds):
-    # As vjepa-ac-eval and the nodes: anchored energy, goal grippers read by the model's gripper readout.
-    planner = CEMPlanner(world_model, CEMConfig(anchor_to_observation=True,
-                                                gripper_goal_weight=DEFAULT_GRIPPER_GOAL_WEIGHT))
-    goal_gripper = GoalGripper.for_model()
+    # The shipped settings, as vjepa-ac-eval and the nodes: anchored energy, the gripper readout on each goal.
+    controller = GoalImageController(world_model, CEMPlanner(world_model, CEMConfig()),
+                                     GoalGripper.for_model())
     task = make_task(task_name, protocol=PROTOCOL)
-    return [run_episode(sim, world_model, planner, task, seed,
-                        goal_gripper=lambda image, _setup, _index: goal_gripper.closedness(image)) for seed in seeds]
+    return [run_episode(sim, controller, task, seed) for seed in seeds]
 
 
 def _table(records) -> str:

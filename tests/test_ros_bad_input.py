@@ -160,10 +160,10 @@ class NaNPlanner:
     def __init__(self, world_model, settings):
         self.world_model = world_model
 
-    def reset(self):
+    def reset(self, seed=None):
         pass
 
-    def plan(self, current, state, goal):
+    def plan(self, current, state, goal, goal_gripper=None):
         from types import SimpleNamespace
 
         action = np.array([math.nan, 0, 0, 0, 0, 0, 0.0])
@@ -177,7 +177,7 @@ def test_non_finite_plan_is_not_published():
 
 
 class OversizedPlanner(NaNPlanner):
-    def plan(self, current, state, goal):
+    def plan(self, current, state, goal, goal_gripper=None):
         result = super().plan(current, state, goal)
         result.action = np.array([0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
         return result

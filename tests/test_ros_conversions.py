@@ -8,9 +8,9 @@ import torch
 from geometry_msgs.msg import Pose
 from sensor_msgs.msg import Image, JointState
 
+from vjepa_ac.framing import fit_to_square
 from vjepa_ac.poses import euler_xyz_to_matrix
 from vjepa_ac.ros.image_conversion import ImageConversionError, image_msg_to_rgb, rgb_to_image_msg
-from vjepa_ac.ros.image_preprocessing import fit_to_square
 from vjepa_ac.ros.state_conversion import (
     StateInputError,
     apply_delta,

@@ -1,7 +1,7 @@
 """`make demo`: one simulated pick-and-place episode driven through the ROS 2 nodes.
 
-The simulation node and the planner node (embedded V-JEPA 2-AC model + CEM, paper settings
-800 x 10) run in one process and talk over DDS, as `vjepa-ac-run` / `planning_sim.launch.py` do.
+The simulation node and the planner node (embedded V-JEPA 2-AC model + CEM with the shipped settings,
+`CEMConfig()`: 800 x 10) run in one process and talk over DDS, as `vjepa-ac-run` / `planning_sim.launch.py` do.
 The episode is set up as `vjepa-ac-eval` sets it up (protocol v2 by default: the open hand starts
 20-35 cm above the table, 12-25 cm from the cube; four sub-goal images from the scripted expert's
 poses, rendered without disturbing the episode) and judged with the same success test; a GIF and a
@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=["v2", "near-cube"], default="v2",
                    help="v2: start 12-25 cm from the cube, 20-35 cm high; near-cube: the earlier start above the cube")
     p.add_argument("--checkpoint", default="", help="model directory or official .pt (default: embedded model)")
-    p.add_argument("--samples", type=int, default=800)
-    p.add_argument("--iterations", type=int, default=10)
+    p.add_argument("--samples", type=int, default=None, help="CEM samples (default: CEMConfig's)")
+    p.add_argument("--iterations", type=int, default=None, help="CEM iterations (default: CEMConfig's)")
     p.add_argument("--camera-size", type=int, default=None,
                    help="rendered camera resolution (px); default: the model's input size")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
@@ -96,9 +96,10 @@ def main(argv=None) -> int:
     recorder = _Recorder(sim_node.sim)
     paths = "[" + ",".join(f'"{p.resolve()}"' for p in goal_paths) + "]"
     budgets = "[" + ",".join(str(b) for b in setup.budgets) + "]"
-    planner_args = ["--ros-args", "--params-file", str(config_dir / "planner.yaml"), "-p", f"samples:={args.samples}",
-                    "-p", f"iterations:={args.iterations}", "-p", f"subgoal_image_paths:={paths}",
+    planner_args = ["--ros-args", "--params-file", str(config_dir / "planner.yaml"), "-p", f"subgoal_image_paths:={paths}",
                     "-p", f"subgoal_budgets:={budgets}", "-p", "rate_hz:=20.0"]
+    for name, value in (("samples", args.samples), ("iterations", args.iterations)):
+        planner_args += [] if value is None else ["-p", f"{name}:={value}"]
     if args.checkpoint:
         planner_args += ["-p", f"checkpoint:={Path(args.checkpoint).resolve()}"]
     planner_node = PlannerNode(cli_args=planner_args)
@@ -112,7 +113,8 @@ def main(argv=None) -> int:
     energy_listener.create_subscription(Float64, "energy", recorder.on_energy, VISUALIZATION_QOS)
     total = sum(setup.budgets)
     print(f"vjepa-ac-demo: {args.task} ({args.protocol}) seed {args.seed} ({args.engine}), {len(goal_paths)} sub-goal image(s), "
-          f"budgets {setup.budgets}; planning {args.samples} samples x {args.iterations} iterations per action")
+          f"budgets {setup.budgets}; planning {planner_node.planner.config.samples} samples x "
+          f"{planner_node.planner.config.iterations} iterations per action")
     started = time.monotonic()
     spin_nodes([sim_node, planner_node, energy_listener], duration_s=args.timeout,
                until=lambda: len(recorder.frames) >= total, destroy=False)

@@ -17,11 +17,8 @@ from vjepa_ac.evaluation.policies import POLICIES, make_policy
 from vjepa_ac.evaluation.provenance import SEED_RANGES, git_state, model_file_hashes, run_seed_range
 from vjepa_ac.evaluation.reports import markdown_table, plot_energy_and_latency, write_episode_gif
 from vjepa_ac.evaluation.tasks import DEFAULT_PROTOCOL, EVALUATION_SEED_START, PROTOCOLS, TASKS, make_task
-from vjepa_ac.planning.goal_gripper import (
-    DEFAULT_GRIPPER_GOAL_WEIGHT,
-    DEFAULT_READOUT_MIN_CONFIDENCE,
-    GoalGripper,
-)
+from vjepa_ac.planning.config import CEMConfig
+from vjepa_ac.planning.goal_gripper import DEFAULT_READOUT_MIN_CONFIDENCE, GoalGripper
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,18 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--camera-size", type=int, default=None,
                    help="rendered camera resolution (px); default: the model's input size, so no frame is rescaled")
-    p.add_argument("--samples", type=int, default=800)
-    p.add_argument("--iters", type=int, default=10)
-    p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--horizon", type=int, default=1)
-    p.add_argument("--l1-radius", type=float, default=0.075)
-    p.add_argument("--anchor-to-observation", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--planner-settings", choices=("package", "paper"), default="package",
+                   help="package: CEMConfig() as shipped (anchored energy, gripper readout); paper: CEMConfig.paper()")
+    p.add_argument("--samples", type=int, default=None, help="CEM samples per iteration (default: the settings')")
+    p.add_argument("--iters", type=int, default=None, help="CEM iterations")
+    p.add_argument("--top-k", type=int, default=None, help="CEM elites")
+    p.add_argument("--horizon", type=int, default=None, help="actions planned ahead")
+    p.add_argument("--l1-radius", type=float, default=None, help="L1 bound of one action's translation (m)")
+    p.add_argument("--anchor-to-observation", action=argparse.BooleanOptionalAction, default=None,
                    help="score predicted changes added to the observed frame (CEMConfig.anchor_to_observation); "
                         "--no-anchor-to-observation is the paper's energy")
-    p.add_argument("--gripper-min-gain", type=float, default=None,
-                   help="relative energy gain a gripper change must bring (CEMConfig.gripper_min_gain; "
-                        "default: the planner's)")
-    p.add_argument("--gripper-goal-weight", type=float, default=DEFAULT_GRIPPER_GOAL_WEIGHT,
+    p.add_argument("--gripper-goal-weight", type=float, default=None,
                    help="energy per unit of closedness between the plan's gripper and the one the goal image shows, "
                         "as the gripper readout reads it (CEMConfig.gripper_goal_weight); 0 = the image energy alone "
                         "decides the gripper, as in the paper")
@@ -71,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-training-seeds", action="store_true",
                    help=f"allow seeds below {EVALUATION_SEED_START} (they were used for training data)")
     return p
+
+
+def planner_config(args) -> CEMConfig:
+    """The settings named by --planner-settings, with every planner flag given on the command line applied."""
+    base = CEMConfig.paper() if args.planner_settings == "paper" else CEMConfig()
+    return CEMConfig.from_mapping({"samples": args.samples, "iterations": args.iters, "top_k": args.top_k,
+                                   "horizon": args.horizon, "l1_radius": args.l1_radius,
+                                   "anchor_to_observation": args.anchor_to_observation,
+                                   "gripper_goal_weight": args.gripper_goal_weight}, base)
 
 
 def summarize(task: str, engine: str, records: list, settings: dict, provenance: dict | None = None) -> dict:
@@ -113,24 +118,23 @@ def main(argv=None) -> int:
 
     from vjepa_ac.simulation import make_sim
 
-    world_model = planner = goal_gripper = config = None
+    goal_gripper = config = controller = None
     model_hashes = {"model": {}, "readout": {}}
     if args.policy == "planner":
         from vjepa_ac.models import CheckpointError, load_world_model
-        from vjepa_ac.planning import CEMConfig, CEMPlanner
+        from vjepa_ac.planning import CEMPlanner, GoalImageController
 
+        try:
+            config = planner_config(args)
+        except ValueError as error:
+            raise SystemExit(f"planner settings: {error}") from error
         world_model = load_world_model(args.checkpoint, device=args.device)
-        overrides = {} if args.gripper_min_gain is None else {"gripper_min_gain": args.gripper_min_gain}
-        overrides["anchor_to_observation"] = args.anchor_to_observation
-        overrides["gripper_goal_weight"] = args.gripper_goal_weight
         try:
             goal_gripper = GoalGripper.for_model(args.checkpoint, args.gripper_readout,
-                                                 args.readout_min_confidence) if args.gripper_goal_weight > 0 else None
+                                                 args.readout_min_confidence) if config.gripper_goal_weight > 0 else None
         except (ValueError, OSError, CheckpointError) as error:
             raise SystemExit(f"gripper readout: {error}") from error
-        config = CEMConfig(samples=args.samples, iterations=args.iters, top_k=args.top_k, horizon=args.horizon,
-                           l1_radius=args.l1_radius, **overrides)
-        planner = CEMPlanner(world_model, config)
+        controller = GoalImageController(world_model, CEMPlanner(world_model, config), goal_gripper)
         model_hashes = model_file_hashes(args.checkpoint, None if goal_gripper is None else goal_gripper.source)
         if args.camera_size is None:
             args.camera_size = world_model.image_size
@@ -138,8 +142,7 @@ def main(argv=None) -> int:
         from vjepa_ac.models import world_model_image_size
 
         args.camera_size = world_model_image_size(args.checkpoint or None)
-    policy = make_policy(args.policy, world_model, planner, None if goal_gripper is None else
-                         (lambda image, _setup, _index: goal_gripper.closedness(image)))
+    policy = make_policy(args.policy, controller)
     provenance = {**git_state(), "model_files": model_hashes}
     sim = make_sim(args.engine, image_size=args.camera_size)
     records = []

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from vjepa_ac.evaluation.policies import PlannerPolicy, Policy
-from vjepa_ac.planning import CEMPlanner
+from vjepa_ac.planning.controller import GoalImageController
 
 
 @dataclasses.dataclass
@@ -37,15 +37,9 @@ class EpisodeRecord:
         return data
 
 
-def run_episode(sim, world_model, planner: CEMPlanner, task, seed: int, record_frames: bool = False,
-                goal_gripper=None) -> EpisodeRecord:
-    """Run `task` on `sim` from `seed`, planning toward its goal images with `planner`.
-
-    `goal_gripper(goal_image, setup, index) -> closedness | None` tells the planner each goal's gripper (a
-    readout of the goal image, or ground truth for a diagnostic bound); where it answers None the planner
-    aims to hold the gripper as it is. Without `goal_gripper` the image energy alone decides the gripper.
-    """
-    return run_policy_episode(sim, PlannerPolicy(world_model, planner, goal_gripper), task, seed, record_frames)
+def run_episode(sim, controller: GoalImageController, task, seed: int, record_frames: bool = False) -> EpisodeRecord:
+    """Run `task` on `sim` from `seed` with the package's control loop toward the task's goal images."""
+    return run_policy_episode(sim, PlannerPolicy(controller), task, seed, record_frames)
 
 
 def run_policy_episode(sim, policy: Policy, task, seed: int, record_frames: bool = False) -> EpisodeRecord:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 
 import numpy as np
 
@@ -53,33 +52,27 @@ class Policy:
 
 
 class PlannerPolicy(Policy):
-    """CEM on the world model's energy toward the current goal image (with the goal-image gripper readout)."""
+    """The package's control loop (`GoalImageController`) toward the task's goal images and budgets."""
 
     name = "planner"
 
-    def __init__(self, world_model, planner, goal_gripper=None):
-        """`goal_gripper(goal_image, setup, index) -> closedness | None`; None plans with the image energy alone."""
-        self.world_model, self.planner, self.goal_gripper = world_model, planner, goal_gripper
-        self.goal_tokens, self.goal_grippers = [], []
+    def __init__(self, controller):
+        self.controller = controller
 
     def reset(self, sim, obs, setup, task, seed):
-        self.goal_tokens = [self.world_model.encode(image)[0] for image in setup.goal_images]
-        self.goal_grippers = [None if self.goal_gripper is None else self.goal_gripper(image, setup, i)
-                              for i, image in enumerate(setup.goal_images)]
-        self.planner.reset(seed)
+        self.controller.set_goal(setup.goal_images, setup.budgets)
+        self.controller.reset(seed)
 
     def act(self, obs, stage):
-        from vjepa_ac.planning.goal_gripper import gripper_target
-
-        tokens = self.world_model.encode(obs.image)[0]
-        started = time.perf_counter()
-        target = None if self.goal_gripper is None else gripper_target(self.goal_grippers[stage], obs.ee_state[6])
-        result = self.planner.plan(tokens, obs.ee_state, self.goal_tokens[stage], target)
-        return PolicyStep(np.asarray(result.action, dtype=np.float64), float(result.energy),
-                          time.perf_counter() - started)
+        if self.controller.goal_index != stage:
+            raise RuntimeError(f"the controller pursues goal {self.controller.goal_index}, the task's stage is {stage}")
+        result = self.controller.step(obs.image, obs.ee_state)
+        self.controller.executed(result)  # the runner always executes it
+        return PolicyStep(np.asarray(result.action, dtype=np.float64), float(result.energy), float(result.seconds))
 
     def episode_details(self):
-        return {} if self.goal_gripper is None else {"goal_grippers": self.goal_grippers}
+        c = self.controller
+        return {} if c.goal_gripper is None else {"goal_grippers": list(c.goal_grippers)}
 
 
 class OraclePolicy(Policy):
@@ -341,11 +334,11 @@ class BlindPolicy(Policy):
         return dict(self.plan_info)
 
 
-def make_policy(name: str, world_model=None, planner=None, goal_gripper=None) -> Policy:
+def make_policy(name: str, controller=None) -> Policy:
     if name == "planner":
-        if world_model is None or planner is None:
-            raise ValueError("the planner policy needs a world model and a planner")
-        return PlannerPolicy(world_model, planner, goal_gripper)
+        if controller is None:
+            raise ValueError("the planner policy needs a GoalImageController")
+        return PlannerPolicy(controller)
     if name == "oracle":
         return OraclePolicy()
     if name == "blind":

@@ -1,17 +1,24 @@
-"""Goal-image planning in a world model's latent space (CEM, L1-ball actions, sub-goals)."""
+"""Goal-image planning in a world model's latent space (CEM, L1-ball actions, sub-goals, the control loop).
 
-from vjepa_ac.planning.action_space import ActionSpace
-from vjepa_ac.planning.cem import CEMConfig, CEMPlanner, PlanResult
-from vjepa_ac.planning.energy import l1_energy
-from vjepa_ac.planning.l1_ball import project_l1_ball
-from vjepa_ac.planning.subgoals import SubgoalSchedule
+Attributes load on first use, so `vjepa_ac.planning.config` (the settings) imports without torch.
+"""
 
-__all__ = [
-    "ActionSpace",
-    "CEMConfig",
-    "CEMPlanner",
-    "PlanResult",
-    "SubgoalSchedule",
-    "l1_energy",
-    "project_l1_ball",
-]
+import importlib
+
+_EXPORTS = {
+    "ActionSpace": "action_space",
+    "CEMConfig": "config",
+    "CEMPlanner": "cem",
+    "GoalImageController": "controller",
+    "PlanResult": "cem",
+    "SubgoalSchedule": "subgoals",
+    "l1_energy": "energy",
+    "project_l1_ball": "l1_ball",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -9,101 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from vjepa_ac.planning.action_space import ACTION_DIM, GRIPPER, ROTATION, ActionSpace
+from vjepa_ac.planning.action_space import ACTION_DIM, GRIPPER, ROTATION
+from vjepa_ac.planning.config import CEMConfig
 from vjepa_ac.planning.energy import l1_energy
 from vjepa_ac.poses import integrate_actions
 
 __all__ = ["CEMConfig", "CEMPlanner", "PlanResult", "rollout_energies"]
 
-
-@dataclass(frozen=True)
-class CEMConfig:
-    """Planner settings; defaults follow the paper (N=800, 10 iterations, top-10, H=1, L1 0.075).
-    The planner node, `vjepa-ac-eval` and the demo also turn on `anchor_to_observation`.
-
-    Momentum is the weight kept by the old value: new = m·old + (1−m)·elite statistic (separate
-    values for the gripper). Initial std: translation `l1_radius`, rotation `rotation_radius`,
-    gripper `init_std_gripper` (the reference's maxnorm and 1). Beyond the reference:
-    `include_mean` evaluates the current mean as one of the N samples so a good warm start is not
-    lost to sampling noise; `return_best` returns the best evaluated sequence when it beats the
-    final mean; `gripper_deadband` zeroes a smaller *executed* gripper delta (notebook: 0.25);
-    `gripper_min_gain` keeps the plan's gripper change only if the world model predicts it lowers the
-    energy by at least that fraction against the same plan with the gripper held (0 = off). When the
-    energy hardly depends on the gripper, CEM's gripper mean is sampling noise, and it would open or close
-    the hand at random.
-    `anchor_to_observation` scores the predicted *change*, added to the observed frame:
-    L1(z_obs + f(a) − f(0), goal), where f(0) is the prediction for holding still. A perfect predictor
-    has f(0) = z_obs and the energy is the paper's; a blurry one has an error common to all actions,
-    which this cancels, so near the goal it no longer prefers a move over the frame it already sees
-    (the embedded model's reaches stopped oscillating 4-5 cm from the goal; docs/embedded_model.md).
-    `gripper_goal_weight` adds w·|g_H − g_goal| to the energy when `plan` is given the goal's gripper
-    closedness: g_H is the closedness setpoint after the plan (known exactly from the state and the
-    actions), g_goal what the goal shows (read from the goal image by a gripper readout, or given with
-    the goal). It decides the gripper when the image energy hardly depends on it (0 = the paper's energy).
-    `autocast` = bf16 autocast on CUDA (CPU always runs in the model dtype).
-    """
-
-    samples: int = 800
-    iterations: int = 10
-    top_k: int = 10
-    horizon: int = 1
-    l1_radius: float = 0.075
-    rotation_enabled: bool = False
-    rotation_radius: float = 0.2
-    gripper_enabled: bool = True
-    gripper_max: float = 0.75
-    momentum_mean: float = 0.15
-    momentum_std: float = 0.15
-    momentum_mean_gripper: float = 0.15
-    momentum_std_gripper: float = 0.15
-    init_std_gripper: float = 1.0
-    min_std: float = 0.0
-    frozen_dims: tuple[int | str, ...] = ()
-    seed: int = 0
-    chunk_size: int | None = None
-    warm_start: bool = True
-    include_mean: bool = True
-    return_best: bool = True
-    gripper_deadband: float = 0.0
-    gripper_min_gain: float = 0.0
-    anchor_to_observation: bool = False
-    gripper_goal_weight: float = 0.0
-    autocast: bool = True
-    compile: bool | str = False  # True: torch.compile the rollout (inductor); a string names the backend
-
-    def __post_init__(self):
-        for name in ("samples", "iterations", "top_k", "horizon"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"CEMConfig.{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.top_k > self.samples:
-            raise ValueError(f"CEMConfig.top_k ({self.top_k}) exceeds samples ({self.samples})")
-        for name in ("momentum_mean", "momentum_std", "momentum_mean_gripper", "momentum_std_gripper"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"CEMConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        for name in ("init_std_gripper", "min_std", "gripper_deadband", "gripper_min_gain",
-                     "gripper_goal_weight"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"CEMConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.chunk_size is not None and self.chunk_size < 1:
-            raise ValueError(f"CEMConfig.chunk_size must be None or >= 1, got {self.chunk_size!r}")
-        object.__setattr__(self, "frozen_dims", tuple(self.frozen_dims))
-        self.action_space()  # validates radii and frozen dims
-
-    def action_space(self) -> ActionSpace:
-        return ActionSpace.from_flags(
-            translation_radius=self.l1_radius,
-            rotation_enabled=self.rotation_enabled,
-            rotation_radius=self.rotation_radius,
-            gripper_enabled=self.gripper_enabled,
-            gripper_max=self.gripper_max,
-            frozen_dims=self.frozen_dims,
-        )
-
-    def per_dim(self, arm: float, rotation: float, gripper: float) -> torch.Tensor:
-        values = torch.full((ACTION_DIM,), float(arm))
-        values[ROTATION] = float(rotation)
-        values[GRIPPER] = float(gripper)
-        return values
+INIT_STD_GRIPPER = 1.0  # the reference's initial gripper std (a full open-close swing)
 
 
 @dataclass
@@ -193,9 +106,9 @@ class CEMPlanner:
         self.model_dtype = getattr(world_model, "dtype", None)
         c = self.config
         active = self.action_space.active_mask()
-        self._init_std = c.per_dim(c.l1_radius, c.rotation_radius, c.init_std_gripper) * active
-        self._momentum_mean = c.per_dim(c.momentum_mean, c.momentum_mean, c.momentum_mean_gripper)
-        self._momentum_std = c.per_dim(c.momentum_std, c.momentum_std, c.momentum_std_gripper)
+        init_std = torch.full((ACTION_DIM,), float(c.l1_radius))  # the reference's: the radius, and 1 for the gripper
+        init_std[ROTATION], init_std[GRIPPER] = c.rotation_radius, INIT_STD_GRIPPER
+        self._init_std = init_std * active
         self._active = active
         if c.compile:
             backend = c.compile if isinstance(c.compile, str) else "inductor"
@@ -279,8 +192,8 @@ class CEMPlanner:
             goal = goal.float() - tokens.float() + held[0].float()
         mean, std = self._initial_distribution()
         active = self._active.to(self.device)
-        m_mean = self._momentum_mean.to(self.device)
-        m_std = self._momentum_std.to(self.device)
+        m_mean = torch.full((ACTION_DIM,), float(c.momentum_mean), device=self.device)
+        m_std = torch.full((ACTION_DIM,), float(c.momentum_std), device=self.device)
         iteration_energies: list[float] = []
         best_energy, best_plan = float("inf"), mean
         evaluated = 0
@@ -299,27 +212,17 @@ class CEMPlanner:
                 best_energy, best_plan = iteration_energies[-1], elites[0]
             mean = m_mean * mean + (1 - m_mean) * elites.mean(dim=0)
             std = m_std * std + (1 - m_std) * elites.std(dim=0, unbiased=False)
-            std = std.clamp_min(c.min_std) * active
+            std = std * active
 
         plan = self.action_space.project(mean)
         energy = float(self._energies(tokens_b, state_b, goal, plan.unsqueeze(0), goal_gripper)[0])
         evaluated += 1
         if c.return_best and best_energy < energy:
             plan, energy = best_plan, best_energy
-        if c.gripper_min_gain > 0 and bool((plan[:, GRIPPER] != 0).any()):
-            held = plan.clone()
-            held[:, GRIPPER] = 0.0
-            held_energy = float(self._energies(tokens_b, state_b, goal, held.unsqueeze(0), goal_gripper)[0])
-            evaluated += 1
-            if energy > held_energy * (1.0 - c.gripper_min_gain):
-                plan, energy = held, held_energy
         self._previous_mean = plan.detach().cpu()
         actions = plan.detach().cpu().double()
-        executed = actions[0].clone()
-        if c.gripper_deadband > 0 and abs(float(executed[GRIPPER])) < c.gripper_deadband:
-            executed[GRIPPER] = 0.0
         return PlanResult(
-            action=executed.numpy(),
+            action=actions[0].numpy().copy(),
             actions=actions.numpy(),
             energy=energy,
             predicted_states=_integrate_sequence(state64, actions).numpy(),

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_GRIPPER_GOAL_WEIGHT", "DEFAULT_READOUT_MIN_CONFIDENCE", "GoalGripper", "describe_decision",
+__all__ = ["DEFAULT_READOUT_MIN_CONFIDENCE", "GoalGripper", "describe_decision",
            "gripper_target"]
 
-# Energy per unit of gripper closedness between the plan's end and the goal. The embedded model's image
-# energies lie around 0.01-0.05 and move by < 0.0002 between an open and a closed hand, so this decides the
-# gripper while the image still ranks the translation (bench/results/goal_gripper/).
-DEFAULT_GRIPPER_GOAL_WEIGHT = 0.02
 DEFAULT_READOUT_MIN_CONFIDENCE = 0.8
 
 

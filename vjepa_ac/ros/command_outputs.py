@@ -14,20 +14,21 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from geometry_msgs.msg import TwistStamped
+from geometry_msgs.msg import PoseStamped, TwistStamped
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 
 from vjepa_ac.ros.callback_guard import guard_subscription
 from vjepa_ac.ros.qos import COMMAND_QOS
-from vjepa_ac.ros.state_conversion import fingers_from_closedness
+from vjepa_ac.ros.state_conversion import apply_delta, fingers_from_closedness, state_to_pose_msg
 
 __all__ = ["COMMAND_MODES", "GRIPPER_COMMAND_TYPES", "TwistLimits", "twist_toward", "GripperOutput",
-           "TwistCommander"]
+           "PoseCommander", "TwistCommander"]
 
 COMMAND_MODES = ("pose", "twist")
 GRIPPER_COMMAND_TYPES = ("float64", "joint_state")
+ACTION_LABELS = "dx,dy,dz,droll,dpitch,dyaw,dgripper"
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,30 @@ class GripperOutput:
         msg.name = list(self._joints)
         msg.position = fingers_from_closedness(closedness, self._open_width, len(self._joints))
         self._pub.publish(msg)
+
+
+class PoseCommander:
+    """`command_mode: pose`: per plan, the gripper target, command/target_pose (base frame) and command/delta
+    (the 7-D action)."""
+
+    def __init__(self, node, gripper: GripperOutput):
+        self._node, self._gripper = node, gripper
+        self._target_pub = node.create_publisher(PoseStamped, "command/target_pose", COMMAND_QOS)
+        self._delta_pub = node.create_publisher(Float64MultiArray, "command/delta", COMMAND_QOS)
+
+    def publish(self, state: np.ndarray, action: np.ndarray, frame: str) -> None:
+        target = apply_delta(state, action)
+        pose = PoseStamped()
+        pose.header.stamp = self._node.get_clock().now().to_msg()
+        pose.header.frame_id = frame
+        pose.pose = state_to_pose_msg(target)
+        delta = Float64MultiArray()
+        delta.layout.dim = [MultiArrayDimension(label=ACTION_LABELS, size=7, stride=7)]
+        delta.data = [float(v) for v in action]
+        # Gripper first: a target_pose consumer then executes the pose with this step's gripper target.
+        self._gripper.publish(target[6])
+        self._target_pub.publish(pose)
+        self._delta_pub.publish(delta)
 
 
 class TwistCommander:

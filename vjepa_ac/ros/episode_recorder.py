@@ -21,9 +21,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
 
+from vjepa_ac.framing import CROP_MODES
 from vjepa_ac.ros.diagnostics import ERROR, OK, WARN, make_diagnostic_array
 from vjepa_ac.ros.image_conversion import ImageConversionError, image_msg_to_rgb
-from vjepa_ac.ros.image_preprocessing import CROP_MODES
 from vjepa_ac.ros.params import (
     ParameterValueError,
     ParamSpec,

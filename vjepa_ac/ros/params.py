@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from vjepa_ac.planning.config import CEMConfig
+from vjepa_ac.planning.goal_gripper import DEFAULT_READOUT_MIN_CONFIDENCE
+
 __all__ = [
     "ParamSpec",
     "ParameterValueError",
     "PLANNER_PARAMETERS",
     "SIM_PARAMETERS",
+    "check_planner_settings",
     "coerce",
     "declare_parameters",
     "read_parameter",
@@ -40,6 +44,9 @@ def _p(name, default, kind, description, minimum=None) -> ParamSpec:
     return ParamSpec(name, default, kind, description, minimum)
 
 
+_CEM = CEMConfig.defaults()
+
+
 PLANNER_PARAMETERS = (
     # model
     _p("checkpoint", "", "str", "world-model checkpoint path; empty = the embedded default model"),
@@ -49,27 +56,30 @@ PLANNER_PARAMETERS = (
     _p("dtype", "float32", "str", "model dtype: float32, bfloat16 or float16"),
     _p("torch_threads", 0, "int", "torch CPU threads for encoding and CEM; 0 = all cores but one, which stays "
        "free for the sensor callbacks and DDS", 0),
-    # CEM
-    _p("samples", 800, "int", "CEM samples per iteration", 1),
-    _p("iterations", 10, "int", "CEM iterations per plan", 1),
-    _p("top_k", 10, "int", "CEM elites", 1),
-    _p("horizon", 1, "int", "planning horizon in actions", 1),
-    _p("l1_radius", 0.075, "float", "L1 bound of the translation per action (m)", 0.0),
-    _p("rotation_enabled", False, "bool", "plan rotations (frozen in the reference)"),
-    _p("rotation_radius", 0.2, "float", "L1 bound of the rotation per action (rad)", 0.0),
-    _p("gripper_enabled", True, "bool", "plan the gripper"),
-    _p("gripper_max", 0.75, "float", "bound of the gripper delta per action", 0.0),
-    _p("frozen_dimensions", [], "int_list", "extra action dimensions pinned to 0 (0..6 = dx dy dz droll dpitch dyaw dgripper)"),
-    _p("momentum_mean", 0.15, "float", "CEM mean momentum", 0.0),
-    _p("momentum_std", 0.15, "float", "CEM std momentum", 0.0),
-    _p("anchor_to_observation", True, "bool", "score predicted changes added to the observed frame "
-       "(cancels an error common to all predictions; false = the paper's energy)"),
-    _p("gripper_goal_weight", 0.0, "float", "energy per unit of gripper closedness between the plan and the gripper "
-       "the goal image shows, read by the model's gripper readout; 0 = the image energy alone decides the gripper", 0.0),
+    # CEM: defaults are CEMConfig's (vjepa_ac/planning/config.py), the one place the planner's settings live
+    _p("samples", _CEM["samples"], "int", "CEM samples per iteration", 1),
+    _p("iterations", _CEM["iterations"], "int", "CEM iterations per plan", 1),
+    _p("top_k", _CEM["top_k"], "int", "CEM elites", 1),
+    _p("horizon", _CEM["horizon"], "int", "planning horizon in actions", 1),
+    _p("l1_radius", _CEM["l1_radius"], "float", "L1 bound of the translation per action (m)", 0.0),
+    _p("rotation_enabled", _CEM["rotation_enabled"], "bool", "plan rotations (frozen in the reference)"),
+    _p("rotation_radius", _CEM["rotation_radius"], "float", "L1 bound of the rotation per action (rad)", 0.0),
+    _p("gripper_enabled", _CEM["gripper_enabled"], "bool", "plan the gripper"),
+    _p("gripper_max", _CEM["gripper_max"], "float", "bound of the gripper delta per action", 0.0),
+    _p("frozen_dimensions", list(_CEM["frozen_dimensions"]), "int_list",
+       "extra action dimensions pinned to 0 (0..6 = dx dy dz droll dpitch dyaw dgripper)"),
+    _p("momentum_mean", _CEM["momentum_mean"], "float", "CEM mean momentum (weight kept by the old mean)", 0.0),
+    _p("momentum_std", _CEM["momentum_std"], "float", "CEM std momentum", 0.0),
+    _p("anchor_to_observation", _CEM["anchor_to_observation"], "bool", "score predicted changes added to the "
+       "observed frame (cancels an error common to all predictions; false = the paper's energy)"),
+    _p("gripper_goal_weight", _CEM["gripper_goal_weight"], "float", "energy per unit of gripper closedness between "
+       "the plan and the gripper the goal image shows, read by the model's gripper readout; 0 = the image energy "
+       "alone decides the gripper", 0.0),
     _p("gripper_readout", "", "str", "gripper readout file; empty = gripper_readout.safetensors next to the checkpoint "
        "(the embedded model ships one)"),
-    _p("readout_min_confidence", 0.8, "float", "use a goal's gripper only when the readout is this sure of it", 0.5),
-    _p("seed", 0, "int", "CEM random seed"),
+    _p("readout_min_confidence", DEFAULT_READOUT_MIN_CONFIDENCE, "float",
+       "use a goal's gripper only when the readout is this sure of it", 0.5),
+    _p("seed", _CEM["seed"], "int", "CEM random seed"),
     # loop
     _p("rate_hz", 1.0, "float", "planning rate (one plan, one command per tick)", 0.01),
     _p("max_sensor_age_s", 1.0, "float", "camera/pose/gripper older than this are stale: no planning", 0.0),
@@ -131,6 +141,27 @@ SIM_PARAMETERS = (
 )
 
 _SCALAR_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def check_planner_settings(s) -> None:
+    """Raise ParameterValueError for planner settings that are valid one by one but not together."""
+    from vjepa_ac.framing import CROP_MODES
+    from vjepa_ac.ros.command_outputs import COMMAND_MODES, GRIPPER_COMMAND_TYPES
+
+    for name, allowed in (("dtype", DTYPES), ("image_crop", CROP_MODES), ("command_mode", COMMAND_MODES),
+                          ("gripper_command_type", GRIPPER_COMMAND_TYPES)):
+        if getattr(s, name) not in allowed:
+            raise ParameterValueError(f"parameter '{name}' must be one of {allowed}, got {getattr(s, name)!r}")
+    if s.top_k > s.samples:
+        raise ParameterValueError(f"parameter 'top_k' ({s.top_k}) exceeds 'samples' ({s.samples})")
+    bad = [d for d in s.frozen_dimensions if not 0 <= d <= 6]
+    if bad:
+        raise ParameterValueError(f"parameter 'frozen_dimensions' entries must be 0..6, got {bad}")
+    if s.gripper_command_type == "joint_state" and not s.gripper_command_joints:
+        raise ParameterValueError("parameter 'gripper_command_joints' must name the fingers of a joint_state command")
 
 
 def declare_parameters(node, specs) -> None:

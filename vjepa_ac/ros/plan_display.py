@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Path as PathMsg
+from std_msgs.msg import Float64
 from visualization_msgs.msg import Marker, MarkerArray
 
+from vjepa_ac.ros.qos import VISUALIZATION_QOS
 from vjepa_ac.ros.state_conversion import state_to_pose_msg
 
-__all__ = ["plan_messages"]
+__all__ = ["PlanDisplay", "plan_messages"]
 
 NAMESPACE = "vjepa_ac_plan"
 
@@ -49,3 +51,19 @@ def plan_messages(state: np.ndarray, predicted: np.ndarray, frame: str, stamp, e
     label.scale.z = 0.03
     label.text = f"energy {energy:.4f}"
     return path, MarkerArray(markers=[line, end, label])
+
+
+class PlanDisplay:
+    """planned_path, planned_path_markers and energy, published after each command."""
+
+    def __init__(self, node):
+        self._node = node
+        self._path_pub = node.create_publisher(PathMsg, "planned_path", VISUALIZATION_QOS)
+        self._marker_pub = node.create_publisher(MarkerArray, "planned_path_markers", VISUALIZATION_QOS)
+        self._energy_pub = node.create_publisher(Float64, "energy", VISUALIZATION_QOS)
+
+    def publish(self, state: np.ndarray, predicted: np.ndarray, frame: str, energy: float) -> None:
+        path, markers = plan_messages(state, predicted, frame, self._node.get_clock().now().to_msg(), energy)
+        self._path_pub.publish(path)
+        self._marker_pub.publish(markers)
+        self._energy_pub.publish(Float64(data=float(energy)))

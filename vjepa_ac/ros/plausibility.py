@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vjepa_ac.ros.state_conversion import apply_delta
+
 __all__ = ["PlausibilityLimits", "WORKSPACE_ACTIONS", "position_problem", "limit_target", "plan_problem"]
 
 WORKSPACE_ACTIONS = ("clamp", "refuse")
@@ -86,3 +88,18 @@ def plan_problem(result, l1_radius: float) -> str | None:
     if predicted.ndim != 2 or predicted.shape[1] != 7 or not np.all(np.isfinite(predicted)):
         return f"predicted states invalid (shape {predicted.shape})"
     return None
+
+
+def command_for_plan(result, state: np.ndarray, limits: PlausibilityLimits, l1_radius: float):
+    """(action, target, note, refused): the 7-D action and target a plan from `state` may command, with the
+    workspace box applied (the delta then reaches the clamped target), or `refused` saying why it may not."""
+    problem = plan_problem(result, l1_radius)
+    if problem:
+        return None, None, None, f"plan rejected: {problem}"
+    action = np.asarray(result.action, dtype=np.float64)
+    target, note = limit_target(apply_delta(state, action), limits)
+    if target is None:
+        return None, None, None, f"no command: {note}"
+    if note:
+        action = np.concatenate([target[:3] - state[:3], action[3:]])
+    return action, target, note, None

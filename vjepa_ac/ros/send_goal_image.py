@@ -18,8 +18,8 @@ from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import Image
 
+from vjepa_ac.framing import read_image_file
 from vjepa_ac.ros.image_conversion import rgb_to_image_msg
-from vjepa_ac.ros.image_preprocessing import read_image_file
 from vjepa_ac.ros.qos import GOAL_QOS
 
 __all__ = ["main", "parse_args"]

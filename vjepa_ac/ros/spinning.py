@@ -109,3 +109,35 @@ def run_node(make_node, logger_name: str, what: str, errors=(ValueError,), args=
         return 2
     spin_nodes([node])
     return 0
+
+
+class PeriodicThread:
+    """Calls `tick()` every `period` s in a thread of its own (at once after an overrun, never in a burst).
+
+    For work that takes seconds, such as a plan: as an executor callback it would either block the sensor
+    callbacks (single-threaded) or send rclpy's MultiThreadedExecutor into busy re-submission (see above).
+    An exception from `tick` goes to `on_error`; the thread ends when `stop` is called or `alive()` is False.
+    """
+
+    def __init__(self, period: float, tick, on_error, alive, name: str):
+        self._period, self._tick, self._on_error, self._alive = period, tick, on_error, alive
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_tick = time.monotonic() + self._period
+        while not self._stop.wait(max(0.0, next_tick - time.monotonic())):
+            next_tick = max(next_tick + self._period, time.monotonic())
+            try:
+                self._tick()
+            except Exception as exc:  # e.g. publishing after rclpy shut down: stop quietly then
+                if not self._alive():
+                    return
+                self._on_error(exc)
+
+    def stop(self, timeout: float = 120.0) -> None:
+        """Let a running tick finish, then end the thread (no-op from the thread itself)."""
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=timeout)
