@@ -27,6 +27,10 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     assert all(load_cube_positions(f).shape == (len(load_episode(f)), 3) for f in files)
 
     model = load_world_model(destination)
+    # Nothing shipped names a path on the machine that trained it.
+    shipped = (destination / "config.json").read_text()
+    assert str(tmp_path) not in shipped and '"/' not in shipped
+    assert model.metadata["source_checkpoint"].startswith("predictor/")
     # The gripper readout is trained on the same episodes and ships next to the model.
     from vjepa_ac.models.gripper_readout import load_gripper_readout
 

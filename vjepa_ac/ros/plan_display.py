@@ -62,7 +62,8 @@ class PlanDisplay:
         self._marker_pub = node.create_publisher(MarkerArray, "planned_path_markers", VISUALIZATION_QOS)
         self._energy_pub = node.create_publisher(Float64, "energy", VISUALIZATION_QOS)
 
-    def publish(self, state: np.ndarray, predicted: np.ndarray, frame: str, energy: float) -> None:
+    def publish(self, state: np.ndarray, predicted, frame: str, energy: float) -> None:
+        predicted = np.asarray(predicted, dtype=np.float64)
         path, markers = plan_messages(state, predicted, frame, self._node.get_clock().now().to_msg(), energy)
         self._path_pub.publish(path)
         self._marker_pub.publish(markers)

@@ -22,7 +22,6 @@ import os
 import sys
 import time
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -57,12 +56,8 @@ WATCHDOG_PERIOD_S = 0.05
 
 
 class PlannerNode(Node):
-    """V-JEPA 2-AC goal-image planner as a ROS 2 node.
-
-    `world_model` (an object with encode/rollout) or `world_model_loader(settings)`, and `planner_factory(
-    world_model, settings)` (a CEM-like planner), replace the defaults, so tests and other robots can inject
-    their own model without touching the ROS side.
-    """
+    """V-JEPA 2-AC goal-image planner. `world_model` (with encode/rollout) or `world_model_loader(settings)`, and
+    `planner_factory(world_model, settings)`, replace the defaults, so tests and other robots inject their own."""
 
     def __init__(self, node_name: str = "vjepa_ac_planner", *, world_model=None, world_model_loader=None,
                  planner_factory=None, **node_kwargs):
@@ -89,9 +84,9 @@ class PlannerNode(Node):
             self.get_logger().error(self._fatal_error)
         self._publish_diagnostics(ERROR if self._fatal_error else WARN, self._fatal_error or "starting")
         self._planning = PeriodicThread(
-            1.0 / self.settings.rate_hz if self.settings else 1.0, self._on_tick, lambda exc: self.get_logger().error(
-                f"planning tick failed: {type(exc).__name__}: {exc}", throttle_duration_sec=2.0),
-            self.context.ok, f"{node_name}:planning")
+            1.0 / self.settings.rate_hz if self.settings else 1.0, lambda: self._on_tick(),
+            lambda exc: self.get_logger().error(f"planning tick failed: {type(exc).__name__}: {exc}",
+                                                throttle_duration_sec=2.0), self.context.ok, f"{node_name}:planning")
 
     def _create_interfaces(self) -> None:
         sensors = MutuallyExclusiveCallbackGroup()
@@ -314,7 +309,7 @@ class PlannerNode(Node):
         self._status.counts["commands_dropped" if dropped else "commands_published"] += 1
         if dropped is not None:
             return WARN, f"plan dropped, no command: {dropped}"
-        self._display.publish(state, np.asarray(result.predicted_states, dtype=np.float64), frame, result.energy)
+        self._display.publish(state, result.predicted_states, frame, result.energy)
         if switched[0] and not controller.done:
             self.get_logger().info(f"sub-goal {controller.goal_index} of {len(controller.schedule)} ended, next one")
         goals = len(controller.schedule)
@@ -328,7 +323,7 @@ class PlannerNode(Node):
         self._diag_pub.publish(make_diagnostic_array(self.get_clock().now().to_msg(), f"{self.get_name()}: planning",
                                                      "vjepa_ac", level, reason, values))
 
-    enabled = property(lambda self: self._gate.enabled)
+    enabled = property(lambda self: self._gate.enabled, lambda self, on: self._gate.set_enabled(bool(on)))
     commands_published = property(lambda self: self._status.counts["commands_published"])
     camera_frames_received = property(lambda self: self.inputs.camera_frames if self.inputs else 0)  # valid ones
     fatal_error = property(lambda self: self._fatal_error, doc="why this node cannot plan at all, else None")

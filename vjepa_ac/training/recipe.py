@@ -237,6 +237,18 @@ def train_readout(work: Path, stage: ReadoutStage) -> Path:
     return out
 
 
+def _portable_paths(value, work: Path):
+    """`value` (parsed JSON) with every absolute path made relative to the work directory (else its name)."""
+    if isinstance(value, dict):
+        return {k: _portable_paths(v, work) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable_paths(v, work) for v in value]
+    if isinstance(value, str) and value.startswith("/") and len(Path(value).parts) > 2:
+        path = Path(value)
+        return str(path.relative_to(work)) if path.is_relative_to(work) else path.name
+    return value
+
+
 def package(work: Path, checkpoint: Path, destination: Path, recipe: Recipe) -> Path:
     """Copy the trained world model (and the gripper readout, when trained) into the package with the facts a
     model card needs."""
@@ -261,6 +273,9 @@ def package(work: Path, checkpoint: Path, destination: Path, recipe: Recipe) -> 
         load_gripper_readout(readout, required=True)  # a torn file fails here, not in the planner
         metadata["gripper_readout"] = GRIPPER_READOUT_FILE
     save_world_model(world_model, destination, metadata=metadata)
+    config_file = destination / "config.json"  # shipped files name no path of the machine that trained them
+    config_file.write_text(json.dumps(_portable_paths(json.loads(config_file.read_text()), work), indent=2,
+                                      sort_keys=True) + "\n")
     if readout.is_file():
         shutil.copyfile(readout, destination / GRIPPER_READOUT_FILE)
     return destination
