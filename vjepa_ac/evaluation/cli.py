@@ -19,6 +19,7 @@ from vjepa_ac.evaluation.reports import markdown_table, plot_energy_and_latency,
 from vjepa_ac.evaluation.tasks import DEFAULT_PROTOCOL, EVALUATION_SEED_START, PROTOCOLS, TASKS, make_task
 from vjepa_ac.planning.config import CEMConfig
 from vjepa_ac.planning.goal_gripper import DEFAULT_READOUT_MIN_CONFIDENCE, GoalGripper
+from vjepa_ac.simulation.appearance import APPEARANCES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readout-min-confidence", type=float, default=DEFAULT_READOUT_MIN_CONFIDENCE,
                    help="a goal's gripper is used only when the readout is this sure of it; "
                         "otherwise the planner holds the gripper as it is")
+    p.add_argument("--appearance", choices=APPEARANCES, default="default",
+                   help="default: the fixed look; train: light, colours, backdrop and camera drawn per seed within the "
+                        "training ranges; unseen: a light direction and table colours outside them (testing only)")
+    p.add_argument("--rotation", action=argparse.BooleanOptionalAction, default=None,
+                   help="plan rotations too (CEMConfig.rotation_enabled; the baselines' bounds as well); default: "
+                        "on for reach-rotate, off otherwise")
     p.add_argument("--budgets", default=None,
                    help="comma-separated actions per goal image, overriding the task's (e.g. 3 or 1,1,1); "
                         "for quick checks only: the documented criteria use the defaults")
@@ -75,7 +82,8 @@ def planner_config(args) -> CEMConfig:
     return CEMConfig.from_mapping({"samples": args.samples, "iterations": args.iters, "top_k": args.top_k,
                                    "horizon": args.horizon, "l1_radius": args.l1_radius,
                                    "anchor_to_observation": args.anchor_to_observation,
-                                   "gripper_goal_weight": args.gripper_goal_weight}, base)
+                                   "gripper_goal_weight": args.gripper_goal_weight,
+                                   "rotation_enabled": getattr(args, "rotation", None)}, base)
 
 
 def summarize(task: str, engine: str, records: list, settings: dict, provenance: dict | None = None) -> dict:
@@ -109,9 +117,11 @@ def main(argv=None) -> int:
                          "pass --allow-training-seeds to do it anyway")
     try:
         budgets = None if args.budgets is None else [int(b) for b in args.budgets.split(",") if b.strip()]
-        task = make_task(args.task, budgets=budgets, protocol=args.protocol)
+        task = make_task(args.task, budgets=budgets, protocol=args.protocol, appearance=args.appearance)
     except ValueError as error:
         raise SystemExit(f"--budgets {args.budgets!r}: {error}") from error
+    if args.rotation is None:
+        args.rotation = task.plans_rotation
     print(f"vjepa-ac-eval: {args.task} ({args.protocol}), policy {args.policy}, seeds {args.seed}-"
           f"{args.seed + args.episodes - 1}: {seed_range} range", flush=True)
     from tqdm import tqdm
@@ -142,7 +152,9 @@ def main(argv=None) -> int:
         from vjepa_ac.models import world_model_image_size
 
         args.camera_size = world_model_image_size(args.checkpoint or None)
-    policy = make_policy(args.policy, controller)
+    from vjepa_ac.evaluation.greedy_oracle import oracle_space
+
+    policy = make_policy(args.policy, controller, oracle_space(task, args.rotation))
     provenance = {**git_state(), "model_files": model_hashes}
     sim = make_sim(args.engine, image_size=args.camera_size)
     records = []
@@ -164,6 +176,7 @@ def main(argv=None) -> int:
                 "planner": None if config is None else dataclasses.asdict(config),
                 "gripper_readout": None if goal_gripper is None else str(goal_gripper.source),
                 "readout_min_confidence": None if goal_gripper is None else goal_gripper.min_confidence,
+                "appearance": args.appearance, "rotation": bool(args.rotation),
                 "camera_size": args.camera_size, "first_seed": args.seed, "budgets": list(task.budgets),
                 "budgets_overridden": budgets is not None, "device": args.device,
                 "wall_seconds": time.time() - started}

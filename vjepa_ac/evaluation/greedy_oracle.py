@@ -4,26 +4,40 @@ Check a protocol with it before blaming a model: what this cannot solve within t
 energy cannot either. Its energy is the L1 distance from the reached pose (xyz and gripper) to the current
 sub-goal's ground-truth pose. Projecting the pose error into the action space minimises that exactly: every
 feasible step that moves each coordinate toward the goal by at most its error lowers the energy by the step's
-L1 norm.
+L1 norm. With rotation enabled in the action space (reach-rotate) the rotation error R_goal·R_nowᵀ, as the
+action's extrinsic "xyz" Euler delta, is projected into the rotation L1 ball the same way; with rotation
+frozen (the default) it is dropped, as before.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
-from vjepa_ac.planning.action_space import GRIPPER, TRANSLATION, ActionSpace
+from vjepa_ac.planning.action_space import GRIPPER, ROTATION, TRANSLATION, ActionSpace
 
-__all__ = ["greedy_action", "subgoal_ee_poses", "run_greedy_oracle"]
+__all__ = ["greedy_action", "oracle_space", "subgoal_ee_poses", "run_greedy_oracle"]
 
 
 def greedy_action(ee_state: np.ndarray, goal_pose: np.ndarray, space: ActionSpace | None = None) -> np.ndarray:
-    """The feasible action that brings position and gripper closest (L1) to `goal_pose` in one step."""
+    """The feasible action that brings position, gripper and (when not frozen) orientation closest (L1) to
+    `goal_pose` in one step."""
     space = space or ActionSpace()
     error = np.zeros(7)
     error[TRANSLATION] = np.asarray(goal_pose[:3]) - np.asarray(ee_state[:3])
+    if not all(space.frozen[ROTATION]):
+        turn = Rotation.from_euler("xyz", np.asarray(goal_pose[3:6])) * Rotation.from_euler(
+            "xyz", np.asarray(ee_state[3:6])).inv()
+        error[ROTATION] = turn.as_euler("xyz")
     error[GRIPPER] = float(goal_pose[6]) - float(ee_state[6])
     return space.project(torch.tensor(error, dtype=torch.float64)).numpy()
+
+
+def oracle_space(task, rotation: bool | None = None) -> ActionSpace:
+    """The planner's default action bounds, rotation enabled where `rotation` (None: the task's default) says."""
+    rotation = getattr(task, "plans_rotation", False) if rotation is None else rotation
+    return ActionSpace.from_flags(rotation_enabled=True) if rotation else ActionSpace()
 
 
 def subgoal_ee_poses(setup) -> list[np.ndarray]:
@@ -35,7 +49,10 @@ def subgoal_ee_poses(setup) -> list[np.ndarray]:
 
 
 def run_greedy_oracle(task, sim, seed: int, space: ActionSpace | None = None) -> tuple[bool, float, dict]:
-    """Run `task`'s protocol (same images, same budgets) with the greedy oracle; returns task.evaluate(...)."""
+    """Run `task`'s protocol (same images, same budgets) with the greedy oracle; returns task.evaluate(...).
+
+    Without `space`: the planner's default bounds, with rotation enabled on tasks that plan it (reach-rotate)."""
+    space = space or oracle_space(task)
     obs, setup = task.setup(sim, seed)
     for goal, budget in zip(subgoal_ee_poses(setup), setup.budgets):
         for _ in range(budget):

@@ -106,7 +106,8 @@ class OraclePolicy(Policy):
 
 class RandomPolicy(Policy):
     """Uniform actions in the planner's bounds: translation uniform in its L1 ball, gripper uniform in
-    [-gripper_max, gripper_max], rotation frozen as the planner's; seeded by the episode seed."""
+    [-gripper_max, gripper_max], rotation frozen as the planner's (or, with rotation enabled, uniform in its L1
+    ball); seeded by the episode seed."""
 
     name = "random"
 
@@ -130,6 +131,9 @@ def random_action(rng: np.random.Generator, space: ActionSpace) -> np.ndarray:
     action = np.zeros(7)
     action[:3] = translation
     action[6] = rng.uniform(-space.gripper_max, space.gripper_max)
+    if not all(space.frozen[3:6]):  # drawn only then, so frozen-rotation episodes keep their actions
+        gaps = np.diff(np.concatenate([[0.0], np.sort(rng.uniform(size=2)), [1.0]]))
+        action[3:6] = gaps * rng.choice([-1.0, 1.0], size=3) * space.rotation_radius * rng.uniform() ** (1 / 3)
     return action * np.array([0.0 if f else 1.0 for f in space.frozen])
 
 
@@ -265,7 +269,7 @@ class BlindPolicy(Policy):
     def reset(self, sim, obs, setup, task, seed):
         self.start = np.asarray(obs.ee_state, dtype=np.float64)
         self.task = task
-        if task.name in ("reach", "reach-with-object"):
+        if task.name in ("reach", "reach-with-object", "reach-rotate"):  # reach-rotate: the turn is left undone
             bounds = sim.workspace_bounds
             min_z = getattr(task, "MIN_GOAL_TCP_Z", 0.08)
             goals = _reach_goal_prior(self.start[:3], np.asarray(bounds.low), np.asarray(bounds.high),
@@ -334,15 +338,17 @@ class BlindPolicy(Policy):
         return dict(self.plan_info)
 
 
-def make_policy(name: str, controller=None) -> Policy:
+def make_policy(name: str, controller=None, space: ActionSpace | None = None) -> Policy:
+    """`space`: the baselines' action bounds (default ActionSpace(), rotation frozen; vjepa-ac-eval passes one with
+    rotation enabled for --rotation and reach-rotate)."""
     if name == "planner":
         if controller is None:
             raise ValueError("the planner policy needs a GoalImageController")
         return PlannerPolicy(controller)
     if name == "oracle":
-        return OraclePolicy()
+        return OraclePolicy(space)
     if name == "blind":
-        return BlindPolicy()
+        return BlindPolicy(space)
     if name == "random":
-        return RandomPolicy()
+        return RandomPolicy(space)
     raise ValueError(f"unknown policy {name!r}; choose one of {POLICIES}")

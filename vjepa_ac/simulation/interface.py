@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from vjepa_ac.simulation.appearance import apply_appearance, check_appearance, draw_appearance
 from vjepa_ac.simulation.cartesian_controller import CartesianController, WorkspaceBounds
 from vjepa_ac.simulation.panda_kinematics import PandaKinematics
 from vjepa_ac.simulation.scene_layout import CUBE_HALF, TABLE_TOP_Z, SceneLayout, sample_layout
@@ -27,7 +28,13 @@ class Observation:
 
 @dataclasses.dataclass
 class TaskOptions:
-    """Episode randomisation switches; everything but object placement is off by default."""
+    """Episode randomisation switches; everything but object placement is off by default.
+
+    `appearance` ("default", "train", "unseen"; vjepa_ac/simulation/appearance.py) randomises light, table, floor,
+    cube and backdrop colours and the camera pose from the seed, identically in both engines. The older
+    `randomize_colors` / `randomize_lighting` / `camera_jitter` switches are kept as they were (expert CLI) and
+    combine with the default appearance only.
+    """
 
     randomize_objects: bool = True
     randomize_colors: bool = False
@@ -36,10 +43,15 @@ class TaskOptions:
     include_cup: bool = True
     start_near_cube: bool = False  # open hand 6-12 cm above the table, 0-2 cm from above the cube (else the home pose)
     start_away_from_cube: bool = False  # open hand 20-35 cm above the table, 12-25 cm (xy) from the cube
+    appearance: str = "default"  # "default" (the fixed look), "train" or "unseen" (appearance.py)
 
     def __post_init__(self):
         if not np.isfinite(self.camera_jitter) or not 0.0 <= self.camera_jitter <= 0.1:
             raise ValueError(f"camera_jitter must be in [0, 0.1] m, got {self.camera_jitter}")
+        check_appearance(self.appearance)
+        if self.appearance != "default" and (self.randomize_colors or self.randomize_lighting or self.camera_jitter):
+            raise ValueError(f"appearance {self.appearance!r} draws colours, light and camera itself; leave "
+                             "randomize_colors, randomize_lighting and camera_jitter off with it")
 
     @classmethod
     def from_any(cls, options: TaskOptions | dict | None) -> TaskOptions:
@@ -119,7 +131,9 @@ class FrankaSim(abc.ABC):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         self.seed = int(seed)
         self.task_options = TaskOptions.from_any(options)
-        self.layout = sample_layout(np.random.default_rng(self.seed), self.task_options)
+        layout = sample_layout(np.random.default_rng(self.seed), self.task_options)
+        # Its own stream: the appearance never moves the objects or the start of a seed.
+        self.layout = apply_appearance(layout, draw_appearance(self.task_options.appearance, self.seed))
         q_home = self.controller.home_joint_positions(self.layout.ee_start)
         self._gripper_command = 0.0
         self._reset_world(self.layout, q_home)

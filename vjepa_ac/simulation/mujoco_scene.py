@@ -28,6 +28,7 @@ PAD_POS = (0.0, 0.006, 0.043)
 PAD_HALF = (0.0095, 0.006, 0.011)
 LINK_RGBA = {"finger": " ".join(f"{c:g}" for c in sl.DEFAULT_COLORS["fingers"])}
 DEFAULT_LINK_RGBA = "0.93 0.93 0.93 1"
+BACKDROP_GROUP = 5  # geom group of the backdrop walls (hidden unless an appearance shows them)
 
 
 def _fmt(values) -> str:
@@ -164,9 +165,29 @@ def _cup_geoms() -> str:
     return "\n".join(parts)
 
 
+def _backdrop_geoms() -> str:
+    """The backdrop walls as planes (planes leave the model's extent, hence its rendering, as it was), in geom
+    group 5, which the renderer shows only under a non-default appearance."""
+    parts = []
+    for k, (half, pos) in enumerate(sl.BACKDROP_BOXES):
+        thin = int(np.argmin(half))
+        normal = np.zeros(3)
+        normal[thin] = 1.0 if pos[thin] < 0 else -1.0  # facing the robot
+        size = [h for i, h in enumerate(half) if i != thin]
+        if thin == 0:  # zaxis along x turns the plane's local x onto world z
+            size = size[::-1]
+        parts.append(f'<geom name="backdrop{k}" type="plane" size="{_fmt(size)} 0.1" pos="{_fmt(pos)}" '
+                     f'zaxis="{_fmt(normal)}" group="{BACKDROP_GROUP}" contype="0" conaffinity="0" '
+                     f'material="backdrop_mat"/>')
+    return "\n".join(parts)
+
+
 def build_mjcf(image_size: int = 256, shadows: bool = True, low_poly: bool | None = None,
-               antialias: bool | None = None) -> tuple[str, dict[str, bytes]]:
+               antialias: bool | None = None, backdrop: bool = True) -> tuple[str, dict[str, bytes]]:
     """(MJCF text, in-memory mesh files) of the whole world.
+
+    The backdrop walls change the compiled model's extent (which scales clipping and shadows): MujocoFrankaSim
+    sets the extent and centre back to those of the model without them (`backdrop=False`).
 
     Defaults favour speed at the small sizes the world model uses: low-poly meshes and no multisampling
     up to 128 px, full meshes and 4x multisampling above.
@@ -218,6 +239,7 @@ def build_mjcf(image_size: int = 256, shadows: bool = True, low_poly: bool | Non
     <material name="cube_mat" rgba="{_fmt(sl.DEFAULT_COLORS['cube'])}" specular="0.2"/>
     <material name="cup_mat" rgba="{_fmt(sl.DEFAULT_COLORS['cup'])}" specular="0.3"/>
     <material name="target_mat" rgba="{_fmt(sl.DEFAULT_COLORS['target'])}"/>
+    <material name="backdrop_mat" rgba="0.7 0.7 0.7 1" specular="0"/>
   </asset>
   <worldbody>
     <light name="key" directional="true" castshadow="{'true' if shadows else 'false'}" pos="0.4 -0.3 2.0"
@@ -240,6 +262,7 @@ def build_mjcf(image_size: int = 256, shadows: bool = True, low_poly: bool | Non
       <inertial pos="0 0 {sl.CUP_HEIGHT * 0.4}" mass="{sl.CUP_MASS}" diaginertia="1e-4 1e-4 1e-4"/>
       {_cup_geoms()}
     </body>
+    {_backdrop_geoms() if backdrop else ""}
   </worldbody>
   <contact>
     <exclude body1="panda_leftfinger" body2="panda_rightfinger"/>

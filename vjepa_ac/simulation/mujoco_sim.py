@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from vjepa_ac.simulation import scene_layout as sl  # noqa: E402
 from vjepa_ac.simulation.interface import FrankaSim  # noqa: E402
-from vjepa_ac.simulation.mujoco_scene import TIMESTEP, build_mjcf, camera_quat_wxyz  # noqa: E402
+from vjepa_ac.simulation.mujoco_scene import BACKDROP_GROUP, TIMESTEP, build_mjcf, camera_quat_wxyz  # noqa: E402
 from vjepa_ac.simulation.panda_kinematics import ARM_JOINTS, FINGER_JOINTS  # noqa: E402
 
 PARKED_CUP = np.array([0.0, 2.5, sl.TABLE_TOP_Z - sl.TABLE_HEIGHT, 1.0, 0.0, 0.0, 0.0])
@@ -28,6 +28,13 @@ class MujocoFrankaSim(FrankaSim):
         super().__init__(image_size, **controller_options)
         xml, assets = build_mjcf(self.image_size, shadows=shadows, low_poly=low_poly, antialias=antialias)
         self.model = mujoco.MjModel.from_xml_string(xml, assets)
+        # The (hidden by default) backdrop must not change the extent that scales clipping and shadow maps, or
+        # the default frames would change: use the extent and centre of the world without it.
+        plain = mujoco.MjModel.from_xml_string(*build_mjcf(self.image_size, shadows=shadows, low_poly=low_poly,
+                                                          antialias=antialias, backdrop=False))
+        self.model.stat.extent = plain.stat.extent
+        self.model.stat.center[:] = plain.stat.center
+        del plain
         self.data = mujoco.MjData(self.model)
         self._scratch = mujoco.MjData(self.model)  # detached copy for render_goal
         self.joint_speed = float(joint_speed)
@@ -41,6 +48,9 @@ class MujocoFrankaSim(FrankaSim):
         self._tcp_site = m.site("tcp").id
         self._target_geom = m.geom("target").id
         self._materials = {k: m.material(f"{k}_mat").id for k in ("table", "cube", "cup", "target")}
+        self._floor_material = m.material("floor_mat").id
+        self._backdrop_material = m.material("backdrop_mat").id
+        self._scene_option = mujoco.MjvOption()  # geom groups 0-2 shown, as the renderer's default
         self._light_id = m.light("key").id
         self._renderer = mujoco.Renderer(m, self.image_size, self.image_size)
         # Free the GL context when this sim is collected or, at the latest, while the interpreter is still
@@ -56,6 +66,16 @@ class MujocoFrankaSim(FrankaSim):
         m.geom_pos[self._target_geom, :2] = layout.target_xy
         light = layout.lighting
         m.light_dir[self._light_id] = np.asarray(light.direction) / np.linalg.norm(light.direction)
+        # Appearance (appearance.py): the floor's checker texture tinted to the drawn floor colour, the backdrop
+        # shown in the drawn colour; the default look has neither.
+        shown = layout.appearance is not None
+        tint = np.ones(4)
+        if shown:
+            tint[:3] = np.clip(np.asarray(layout.colors["floor"][:3]) / np.asarray(sl.DEFAULT_COLORS["floor"][:3]),
+                               0.0, 1.0)
+            m.mat_rgba[self._backdrop_material] = layout.colors["backdrop"]
+        m.mat_rgba[self._floor_material] = tint
+        self._scene_option.geomgroup[BACKDROP_GROUP] = 1 if shown else 0
         m.light_diffuse[self._light_id] = light.diffuse
         m.vis.headlight.ambient[:] = light.ambient
         m.cam_pos[self._camera_id] = layout.camera.position
@@ -121,7 +141,7 @@ class MujocoFrankaSim(FrankaSim):
         return self._render_data(self.data)
 
     def _render_data(self, d: mujoco.MjData) -> np.ndarray:
-        self._renderer.update_scene(d, camera=self._camera_id)
+        self._renderer.update_scene(d, camera=self._camera_id, scene_option=self._scene_option)
         return self._renderer.render().copy()
 
     def _render_configuration(self, q: np.ndarray, object_poses: dict[str, np.ndarray]) -> np.ndarray:

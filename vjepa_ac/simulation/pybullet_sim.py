@@ -74,6 +74,7 @@ class _World:
                                          physicsClientId=c)
         self.cube = self._box([sl.CUBE_HALF] * 3, [0.5, 0, sl.CUBE_HALF], sl.CUBE_MASS, sl.DEFAULT_COLORS["cube"])
         self.cup = self._cup()
+        self.backdrop: list[int] = []  # visual-only walls, present only under a non-default appearance
         for link in (-1, *range(pb.getNumJoints(self.robot, physicsClientId=c))):
             pb.changeVisualShape(self.robot, link, rgbaColor=[0.93, 0.93, 0.93, 1], physicsClientId=c)
         for link in FINGER_JOINT_IDS:
@@ -124,6 +125,20 @@ class _World:
         c = self.client
         for key, body in (("table", self.table), ("cube", self.cube), ("cup", self.cup), ("target", self.target)):
             pb.changeVisualShape(body, -1, rgbaColor=colors[key], physicsClientId=c)
+        if "backdrop" in colors:  # an appearance: floor colour and backdrop walls too
+            pb.changeVisualShape(self.floor, -1, rgbaColor=colors["floor"], physicsClientId=c)
+            if not self.backdrop:
+                for half, pos in sl.BACKDROP_BOXES:
+                    vis = pb.createVisualShape(pb.GEOM_BOX, halfExtents=half, rgbaColor=colors["backdrop"],
+                                               physicsClientId=c)
+                    self.backdrop.append(pb.createMultiBody(0, -1, vis, pos, physicsClientId=c))
+            for body in self.backdrop:
+                pb.changeVisualShape(body, -1, rgbaColor=colors["backdrop"], physicsClientId=c)
+        else:  # the default look: the floor's own colour, no backdrop
+            pb.changeVisualShape(self.floor, -1, rgbaColor=sl.DEFAULT_COLORS["floor"], physicsClientId=c)
+            for body in self.backdrop:
+                pb.removeBody(body, physicsClientId=c)
+            self.backdrop = []
 
     def set_joints(self, q: np.ndarray) -> None:
         for j, value in zip((*ARM_JOINT_IDS, *FINGER_JOINT_IDS), q, strict=True):
@@ -253,7 +268,7 @@ class PybulletFrankaSim(FrankaSim):
 
     def _camera_matrices(self):
         cam = self.layout.camera
-        view = pb.computeViewMatrix(cam.position, cam.lookat, [0, 0, 1])
+        view = pb.computeViewMatrix(cam.position, cam.lookat, cam.up())
         proj = pb.computeProjectionMatrixFOV(cam.fovy, 1.0, 0.02, 20.0)
         return view, proj
 

@@ -52,6 +52,9 @@ DEFAULT_COLORS = {
     # Bright fingers, as labs tape them: the default dark grey vanished against the table at 128 px.
     "fingers": (0.95, 0.75, 0.10, 1.0),
 }
+# Backdrop walls behind and beside the robot, (half extents, centre): shown only under a non-default
+# `TaskOptions.appearance` (the default scene has none, so its frames stay as they were), visual only.
+BACKDROP_BOXES = (((0.01, 3.0, 1.5), (-0.9, 0.0, 0.75)), ((2.0, 0.01, 1.5), (1.1, 1.6, 0.75)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +64,7 @@ class CameraSpec:
     position: tuple[float, float, float] = (1.15, -0.55, 0.65)
     lookat: tuple[float, float, float] = (0.47, 0.0, 0.17)
     fovy: float = 50.0  # degrees
+    roll: float = 0.0  # degrees about the optical axis (appearance jitter; 0 keeps the horizon level)
 
     def axes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Optical-frame axes in the world: right (x), down (y), forward (z)."""
@@ -69,7 +73,14 @@ class CameraSpec:
         right = np.cross(forward, [0.0, 0.0, 1.0])
         right /= np.linalg.norm(right)
         down = np.cross(forward, right)
+        if self.roll:
+            turn = Rotation.from_rotvec(np.deg2rad(self.roll) * forward)
+            right, down = turn.apply(right), turn.apply(down)
         return right, down, forward
+
+    def up(self) -> list[float]:
+        """The image's up direction in the world (the world's z unless rolled)."""
+        return [0.0, 0.0, 1.0] if not self.roll else (-self.axes()[1]).tolist()
 
     def optical_pose(self) -> tuple[np.ndarray, np.ndarray]:
         right, down, forward = self.axes()
@@ -93,6 +104,7 @@ class SceneLayout:
     lighting: Lighting
     camera: CameraSpec
     ee_start: np.ndarray  # [6]
+    appearance: object = None  # appearance.Appearance drawn for this episode; None: the default look
 
     @staticmethod
     def default_fovy() -> float:

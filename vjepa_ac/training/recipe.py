@@ -48,6 +48,15 @@ class CollectStage:
     # model sees the actions CEM will ask it about (the planner freezes rotation by default).
     exploration: ExplorationConfig = ExplorationConfig(max_step=0.075, smoothing=0.5, toggle_probability=0.05,
                                                        yaw_step=0.0)
+    # Yaw actions in the exploration, uniform in +-this (rad; 0.2 = the planner's rotation_radius); 0: none.
+    # Off in the shipped recipe (unchanged); the next model (issue 19, reach-rotate) turns it on.
+    exploration_yaw_range: float = 0.0
+
+    def exploration_config(self) -> ExplorationConfig:
+        """The exploration settings the collection runs with (`exploration` plus the yaw range)."""
+        if not self.exploration_yaw_range:
+            return self.exploration
+        return dataclasses.replace(self.exploration, yaw_range=self.exploration_yaw_range)
 
     def plan(self) -> list[EpisodeSpec]:
         """What to record, episode by episode.
@@ -174,18 +183,18 @@ def collect(out: Path, stage: CollectStage, camera_size: int, engine: str = "muj
     started = time.perf_counter()
     shards = [plan[i::workers] for i in range(max(1, workers))]
     if len(shards) == 1:
-        frames_total = _collect_shard(out, engine, camera_size, shards[0], stage.exploration)
+        frames_total = _collect_shard(out, engine, camera_size, shards[0], stage.exploration_config())
     else:
         context = multiprocessing.get_context("spawn")  # no forked OpenGL/MuJoCo state
         with concurrent.futures.ProcessPoolExecutor(len(shards), mp_context=context) as pool:
             frames_total = sum(pool.map(_collect_shard, [out] * len(shards), [engine] * len(shards),
-                                        [camera_size] * len(shards), shards, [stage.exploration] * len(shards),
+                                        [camera_size] * len(shards), shards, [stage.exploration_config()] * len(shards),
                                         range(len(shards))))
     summary = {"episodes": len(plan), "explore_episodes": stage.explore_episodes,
                "mixed_episodes": stage.mixed_episodes, "grasp_play_episodes": stage.grasp_play_episodes,
                "near_cube_starts": sum(p.start_near_cube for p in plan),
                "close_while_lifting": sum(p.close_while_lifting for p in plan),
-               "exploration": dataclasses.asdict(stage.exploration), "seeds": [stage.first_seed, stage.first_seed + len(plan) - 1],
+               "exploration": dataclasses.asdict(stage.exploration_config()), "seeds": [stage.first_seed, stage.first_seed + len(plan) - 1],
                "camera_size": camera_size, "workers": workers,
                "new_frames": frames_total, "seconds": round(time.perf_counter() - started, 1)}
     (out / "collection_summary.json").write_text(json.dumps(summary, indent=1))

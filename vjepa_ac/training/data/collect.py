@@ -104,7 +104,7 @@ def check_training_seeds(first_seed: int, episodes: int) -> range:
 
 def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: ExplorationConfig,
                    burst_probability: float = 0.15, start_near_cube: bool = False,
-                   close_while_lifting: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+                   close_while_lifting: bool = False, appearance: str = "default") -> tuple[np.ndarray, np.ndarray, dict]:
     """Run one episode; returns frames [T, S, S, 3], states [T, 7] and a summary record (whose
     `cube_positions` [T, 3] array the callers store with the episode, not in the JSON log).
 
@@ -117,7 +117,12 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     rng = np.random.default_rng([seed, 0xC011EC7])  # independent of the scene layout's stream
     start_near_cube = bool(start_near_cube) or kind == "grasp_play"  # it happens at the cube
-    obs = sim.reset(seed, {"start_near_cube": start_near_cube})
+    if appearance == "unseen":
+        raise ValueError("the 'unseen' appearance is held out for testing; collect with 'default' or 'train'")
+    options = {"start_near_cube": start_near_cube}
+    if appearance != "default":
+        options["appearance"] = appearance
+    obs = sim.reset(seed, options)
     bounds = sim.workspace_bounds
     explorer = SmoothRandomExplorer(bounds.low, bounds.high, rng, exploration)
     expert = ScriptedPickPlaceExpert(close_while_lifting=close_while_lifting)
@@ -162,7 +167,7 @@ class EpisodeSpec(NamedTuple):
 
 def collect_episodes(out: str | Path, engine: str, image_size: int, plan: Iterable[EpisodeSpec],
                      exploration: ExplorationConfig, overwrite: bool = False, progress: bool = True,
-                     desc: str = "collecting", position: int = 0) -> list[dict]:
+                     desc: str = "collecting", position: int = 0, appearance: str = "default") -> list[dict]:
     """Record every planned episode to `out/episode_<seed>.npz`; an existing file is kept unless `overwrite`.
 
     Returns the records of the episodes recorded here (without their cube positions, which go into the files).
@@ -182,7 +187,8 @@ def collect_episodes(out: str | Path, engine: str, image_size: int, plan: Iterab
                 continue
             frames, states, record = record_episode(sim, spec.seed, spec.kind, spec.steps, exploration,
                                                      start_near_cube=spec.start_near_cube,
-                                                     close_while_lifting=spec.close_while_lifting)
+                                                     close_while_lifting=spec.close_while_lifting,
+                                                     appearance=appearance)
             save_episode(path, frames, states, seed=spec.seed, engine=engine, cube_positions=record.pop("cube_positions"))
             records.append({**record, "file": path.name})
     finally:

@@ -2,7 +2,9 @@
 
 The world model must learn what arbitrary actions do, not only the expert's few motions, so exploration
 drives the tool with an AR(1) (low-pass filtered) random velocity that bounces off a margin inside the
-workspace box, occasionally opens/closes the gripper, and jitters the yaw a little.
+workspace box, occasionally opens/closes the gripper, and jitters the yaw a little (`yaw_step`) or, with
+`yaw_range` > 0, turns the hand about the vertical by up to that much per action (the planner's rotation bound),
+keeping the yaw within `max_yaw` of pointing straight ahead.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ class ExplorationConfig:
     toggle_probability: float = 0.1  # per step
     yaw_step: float = 0.05  # std of the yaw delta (rad); 0 keeps the orientation
     margin: float = 0.03  # stay this far inside the workspace box
+    yaw_range: float = 0.0  # > 0: yaw actions uniform in +-this (rad; 0.2 = CEM's rotation_radius), instead of yaw_step
+    max_yaw: float = 0.8  # with yaw_range: a turn that would take |yaw| past this (rad) turns the other way
 
     def __post_init__(self):
         if self.max_step <= 0 or not 0 <= self.smoothing < 1 or not 0 <= self.toggle_probability <= 1:
             raise ValueError(f"invalid exploration config {self}")
         if self.yaw_step < 0 or self.margin < 0:
             raise ValueError("yaw_step and margin must be >= 0")
+        if not 0 <= self.yaw_range <= 0.5 or not self.max_yaw > self.yaw_range:
+            raise ValueError(f"need 0 <= yaw_range <= 0.5 (the sim's per-step limit) and max_yaw > yaw_range, got "
+                             f"{self.yaw_range}, {self.max_yaw}")
 
 
 class SmoothRandomExplorer:
@@ -56,7 +63,12 @@ class SmoothRandomExplorer:
         target = np.clip(state[:3] + self.velocity, self.low, self.high)
         action = np.zeros(7)
         action[:3] = target - state[:3]
-        if cfg.yaw_step > 0:
+        if cfg.yaw_range > 0:  # drawn only here, so configurations without it keep their random streams
+            turn = float(self.rng.uniform(-cfg.yaw_range, cfg.yaw_range))
+            if abs(state[5] + turn) > cfg.max_yaw:
+                turn = -turn
+            action[5] = turn
+        elif cfg.yaw_step > 0:
             action[5] = float(np.clip(self.rng.normal(0.0, cfg.yaw_step), -3 * cfg.yaw_step, 3 * cfg.yaw_step))
         if allow_toggle and self.rng.random() < cfg.toggle_probability:
             closed = state[6] >= 0.5
