@@ -51,7 +51,7 @@ HELD_CUBE_OFFSET_Z = CUBE_HALF - GRASP_Z
 # The grasp task's lifted image: the hand one action (7 cm) above the grasp pose. Toward the earlier image
 # at carry height (14 cm above the grasp pose), the real frame after "close and lift" was further in energy
 # than after "lift open" on 12/12 seeds, so no predictor could have chosen the grasp; one action up it was
-# nearer on 12/12 (bench/grasp_energy_sensitivity.py).
+# nearer on 12/12 (experiments/grasp_energy_sensitivity.py).
 GRASP_TASK_LIFT_Z = GRASP_Z + 0.07
 NEAR_CUBE_START = {"start_near_cube": True}
 AWAY_START = {"start_away_from_cube": True}
