@@ -33,6 +33,7 @@ from vjepa_ac.models import (  # noqa: E402
     initialize_weights,
     predictor_config_for,
 )
+from vjepa_ac.planning.config import CEMConfig  # noqa: E402
 
 
 def _best_of(repeats: int, run) -> tuple[float, float]:
@@ -96,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=["micro", "tiny"], choices=sorted(WORLD_MODEL_PRESETS))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--samples", type=int, default=800)
-    parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--horizon", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=CEMConfig().samples)
+    parser.add_argument("--iterations", type=int, default=CEMConfig().iterations)
+    parser.add_argument("--horizon", type=int, default=CEMConfig().horizon)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--frames", type=int, default=64)
     parser.add_argument("--out", type=Path, default=Path("bench/results/model_throughput.json"))

@@ -70,10 +70,11 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default=None, help="weight dtype (cpu: float32, cuda: bfloat16)")
     parser.add_argument("--autocast", action="store_true", help="fp32 weights under CUDA bf16 autocast")
-    parser.add_argument("--samples", type=int, default=800)
-    parser.add_argument("--iters", type=int, default=10)
-    parser.add_argument("--top-k", type=int, default=10)
-    parser.add_argument("--horizon", type=int, default=1)
+    parser.add_argument("--paper", action="store_true", help="CEMConfig.paper() instead of the shipped settings")
+    parser.add_argument("--samples", type=int, default=None, help="default: the settings'")
+    parser.add_argument("--iters", type=int, default=None)
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--horizon", type=int, default=None)
     parser.add_argument("--chunk-size", type=int, default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the rollout")
     parser.add_argument("--repeats", type=int, default=5, help="timed plans (median reported)")
@@ -89,16 +90,10 @@ def main(argv=None) -> int:
         parser.error("--autocast keeps float32 weights; drop --dtype or pass --dtype float32")
     dtype_name = args.dtype or ("float32" if args.device == "cpu" or args.autocast else "bfloat16")
     model = build_random_world_model(args.preset, args.device, DTYPES[dtype_name], args.seed)
-    config = CEMConfig(
-        samples=args.samples,
-        iterations=args.iters,
-        top_k=args.top_k,
-        horizon=args.horizon,
-        chunk_size=args.chunk_size,
-        autocast=args.autocast,
-        compile=args.compile,
-        seed=args.seed,
-    )
+    config = CEMConfig.from_mapping(
+        {"samples": args.samples, "iterations": args.iters, "top_k": args.top_k, "horizon": args.horizon,
+         "chunk_size": args.chunk_size, "autocast": args.autocast, "compile": args.compile, "seed": args.seed},
+        CEMConfig.paper() if args.paper else CEMConfig())
     planner = CEMPlanner(model, config)
     generator = torch.Generator().manual_seed(args.seed)
     images = torch.randint(0, 256, (2, model.image_size, model.image_size, 3), generator=generator, dtype=torch.uint8)
@@ -123,9 +118,9 @@ def main(argv=None) -> int:
     load_average = os.getloadavg()
 
     pconfig = model.predictor.config
-    rollouts_per_action = args.iters * args.samples + 1  # + the final mean's energy
-    tokens_per_action = rollouts_per_action * args.horizon * pconfig.tokens_per_step
-    flops_per_action = predictor_flops(pconfig, rollouts_per_action, args.horizon)
+    rollouts_per_action = config.iterations * config.samples + 1  # + the final mean's energy
+    tokens_per_action = rollouts_per_action * config.horizon * pconfig.tokens_per_step
+    flops_per_action = predictor_flops(pconfig, rollouts_per_action, config.horizon)
     result = {
         "seconds_per_action": median,
         "seconds_all": seconds,
@@ -143,10 +138,10 @@ def main(argv=None) -> int:
             "device_name": torch.cuda.get_device_name(model.device) if model.device.type == "cuda" else platform.processor() or platform.machine(),
             "dtype": dtype_name,
             "autocast": args.autocast,
-            "samples": args.samples,
-            "iterations": args.iters,
-            "top_k": args.top_k,
-            "horizon": args.horizon,
+            "samples": config.samples,
+            "iterations": config.iterations,
+            "top_k": config.top_k,
+            "horizon": config.horizon,
             "chunk_size": args.chunk_size,
             "compile": args.compile,
             "repeats": args.repeats,
@@ -162,7 +157,7 @@ def main(argv=None) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(text)
     print(
-        f"{args.preset} {result['settings']['device']} {dtype_name} N={args.samples} I={args.iters} H={args.horizon}: "
+        f"{args.preset} {result['settings']['device']} {dtype_name} N={config.samples} I={config.iterations} H={config.horizon}: "
         f"{median:.3f} s/action, {result['tokens_per_second']:.3g} tokens/s, "
         f"{result['tflops_per_second']:.3f} TFLOP/s (CPU time {result['cpu_seconds_per_action']:.3f} s/action, "
         f"load {load_average[0]:.1f})"
