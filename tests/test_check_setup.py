@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from vjepa_ac.sensing import SensorSample
 from vjepa_ac.tools.check_setup import main, run_checks
 from vjepa_ac.training.data.collect import record_episode
 from vjepa_ac.training.data.exploration import ExplorationConfig
-from vjepa_ac.training.data.recording import EpisodeRecording, RecorderSettings, SensorSample, save_recording
+from vjepa_ac.training.data.recording import EpisodeRecording, RecorderSettings, save_recording
 
 SEEDS = range(90300, 90304)  # training seeds: these scenes are recorded data
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from vjepa_ac.sensing import SensorSample
 from vjepa_ac.training.data.episodes import load_episode, load_episodes
 from vjepa_ac.training.data.recording import (
     EpisodeRecording,
     EpisodeSaveError,
     RecorderSettings,
-    SensorSample,
     read_metadata,
     save_recording,
 )

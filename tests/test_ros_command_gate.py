@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from vjepa_ac.ros.command_gate import CommandGate
-from vjepa_ac.ros.freshness import Sample
 from vjepa_ac.ros.image_limits import ImageLimits
 from vjepa_ac.ros.params import PLANNER_PARAMETERS
 from vjepa_ac.ros.plausibility import PlausibilityLimits
 from vjepa_ac.ros.sensor_inputs import SensorInputs
+from vjepa_ac.sensing import SensorSample
 
 NOW = 1_000_000_000_000
 
@@ -22,7 +22,7 @@ def gate():
     stops = []
     gate = CommandGate(inputs, enabled=True, on_stop=lambda: stops.append(gate.invalidated_by))
     for key, value in (("camera", np.zeros((16, 16, 3), np.uint8)), ("ee_pose", np.zeros(6)), ("gripper", 0.0)):
-        gate.accept(key, Sample(value, NOW, NOW))
+        gate.accept(key, SensorSample(value, NOW / 1e9, NOW / 1e9))
     gate.stops = stops
     return gate
 

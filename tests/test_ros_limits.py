@@ -10,11 +10,11 @@ import pytest
 from geometry_msgs.msg import Pose
 from sensor_msgs.msg import Image, JointState
 
-from vjepa_ac.ros.freshness import Sample, freshness_problem, future_stamp_problem
 from vjepa_ac.ros.image_conversion import image_msg_to_rgb, rgb_to_image_msg
 from vjepa_ac.ros.image_limits import ImageLimits, ImageTooLargeError, check_image_file, check_image_msg
 from vjepa_ac.ros.plausibility import PlausibilityLimits, limit_target, position_problem
 from vjepa_ac.ros.state_conversion import StateInputError, gripper_closedness, pose_msg_to_pose6
+from vjepa_ac.sensing import SensorSample, freshness_problem, future_stamp_problem
 
 LIMITS = ImageLimits(1920, 1080)
 BOX = PlausibilityLimits((0.2, -0.4, 0.0), (0.8, 0.4, 0.6), (-0.001, 0.041), 2, 0.01, 0.1)
@@ -110,13 +110,13 @@ def test_quaternion_tolerance():
 
 
 def test_future_stamps_and_ages():
-    now = 5_000_000_000_000
-    assert future_stamp_problem(now + 50_000_000, now, 0.1) is None
-    assert "1000.000 s in the future" in future_stamp_problem(now + 1000 * 10**9, now, 0.1)
-    sample = Sample(value=None, stamp_ns=now + 50_000_000, received_ns=now)
+    now = 5000.0
+    assert future_stamp_problem(now + 0.05, now, 0.1) is None
+    assert "1000.000 s in the future" in future_stamp_problem(now + 1000, now, 0.1)
+    sample = SensorSample(value=None, stamp_s=now + 0.05, received_s=now)
     assert sample.age_s(now) == 0.0  # a stamp slightly ahead never gives a negative age
     assert freshness_problem("EE pose", None, now, 0.5) == "waiting for EE pose"
-    old = Sample(value=None, stamp_ns=0, received_ns=now - 600_000_000)
+    old = SensorSample(value=None, stamp_s=0.0, received_s=now - 0.6)
     assert "EE pose is stale: 0.60 s old" in freshness_problem("EE pose", old, now, 0.5)
 
 

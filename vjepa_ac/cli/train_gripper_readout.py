@@ -1,11 +1,5 @@
-"""`vjepa-ac-train-gripper-readout`: train a goal-image gripper readout on recorded episodes.
-
-The readout (`vjepa_ac.models.gripper_readout`) is a small CNN on single frames, labelled with the episode's
-gripper closedness setpoint (closed at ≥ 0.5; frames with a setpoint strictly between the `--ambiguous`
-bounds are left out), trained with a class-balanced logistic loss. Whole episodes, evenly spaced, are held
-out for validation. `--goal-check-seeds N` also renders the grasp and pick-and-place sub-goal images of N
-scene seeds from 90000 (below the evaluation seeds, and never collected for training) and reports how many
-the readout gets right, which is what the planner uses it for.
+"""`vjepa-ac-train-gripper-readout`: train a goal-image gripper readout on recorded episodes
+(how: `vjepa_ac.training.predictor.readout_trainer`).
 
     vjepa-ac-train-gripper-readout --episodes runs/embedded/episodes --out runs/readout --goal-check-seeds 60
 """

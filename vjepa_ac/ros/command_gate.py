@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vjepa_ac.ros.freshness import Sample
 from vjepa_ac.ros.sensor_inputs import SensorInputs
+from vjepa_ac.sensing import SensorSample
 
 __all__ = ["CommandGate", "Snapshot"]
 
@@ -28,7 +28,7 @@ class Snapshot:
     errors: dict[str, str]
     enabled: bool
     stale: str | None
-    camera: Sample | None
+    camera: SensorSample | None
     state: np.ndarray | None  # [7] when the sensors are fresh
     last_command_ns: int
 
@@ -60,7 +60,7 @@ class CommandGate:
                 self.pending_goal, self.drop_goal = None, True
             self._invalidate(reason)
 
-    def accept(self, key: str, sample: Sample) -> None:
+    def accept(self, key: str, sample: SensorSample) -> None:
         with self.lock:
             self.inputs.accept(key, sample)
 

@@ -34,11 +34,11 @@ from vjepa_ac.ros.params import (
 from vjepa_ac.ros.qos import LATEST_SENSOR_QOS, VISUALIZATION_QOS
 from vjepa_ac.ros.spinning import run_node
 from vjepa_ac.ros.state_conversion import StateInputError, gripper_closedness, pose_msg_to_pose6
+from vjepa_ac.sensing import SensorSample, stamp_seconds
 from vjepa_ac.training.data.recording import (
     EpisodeRecording,
     EpisodeSaveError,
     RecorderSettings,
-    SensorSample,
     save_recording,
 )
 
@@ -72,10 +72,6 @@ RECORDER_PARAMETERS = (
     ParamSpec("require_gripper_state", True, "bool", "refuse steps without a fresh gripper JointState"),
     ParamSpec("seed", -1, "int", "scene seed stored with the episode (-1 = a real scene, no seed)"),
 )
-
-
-def _stamp_s(header) -> float:
-    return int(header.stamp.sec) + int(header.stamp.nanosec) * 1e-9
 
 
 class EpisodeRecorderNode(Node):
@@ -123,7 +119,7 @@ class EpisodeRecorderNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _stamp(self, header) -> float:
-        return _stamp_s(header) if self.settings.trust_header_stamps else 0.0
+        return stamp_seconds(header) if self.settings.trust_header_stamps else 0.0
 
     def _reject(self, history: deque, reason: str) -> None:
         """Drop the input's samples (a bad message must not be paired later) and mark the episode."""

@@ -215,7 +215,7 @@ class PlannerNode(Node):
     # ---- services -------------------------------------------------------------------------------
     def _srv_capture_goal(self, _request, response):
         camera = self.inputs.latest["camera"] if self.inputs else None
-        age = camera.age_s(self._now_ns()) if camera else 0.0
+        age = camera.age_s(self._now_ns() / 1e9) if camera else 0.0
         response.success = camera is not None and age <= self.settings.max_sensor_age_s
         if response.success:
             self._set_goal(GoalRequest([camera.value.copy()], [single_goal_budget(self.settings)], "camera capture"))
@@ -281,7 +281,7 @@ class PlannerNode(Node):
         if self._twist is not None and self._twist.moving:
             return OK, "moving to the planned target (twist)"
         if s.wait_for_new_frame and view.last_command_ns and \
-                view.camera.taken_ns < view.last_command_ns + int(s.command_settle_s * 1e9):
+                view.camera.taken_s < view.last_command_ns / 1e9 + s.command_settle_s:
             return OK, "waiting for a camera frame taken after the last command"
 
         started, state = time.perf_counter(), view.state

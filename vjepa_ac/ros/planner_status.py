@@ -17,7 +17,7 @@ class PlannerStatus:
     def values(self, now_ns: int, enabled: bool, inputs, controller) -> dict:
         def age(key):
             sample = inputs.latest[key] if inputs is not None else None
-            return sample.age_s(now_ns) if sample else float("nan")
+            return sample.age_s(now_ns / 1e9) if sample else float("nan")
 
         values = {"enabled": enabled, **self.timing,
                   "goal_age_s": (now_ns - self.goal_set_ns) / 1e9 if self.goal_set_ns else float("nan"),

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from vjepa_ac.ros.freshness import Sample, freshness_problem, future_stamp_problem, stamp_ns
 from vjepa_ac.ros.image_conversion import ImageConversionError, image_msg_to_rgb
 from vjepa_ac.ros.image_limits import ImageLimits, check_image_msg
 from vjepa_ac.ros.plausibility import PlausibilityLimits, position_problem
 from vjepa_ac.ros.state_conversion import StateInputError, gripper_closedness, pose_msg_to_pose6
+from vjepa_ac.sensing import SensorSample, freshness_problem, future_stamp_problem, stamp_seconds
 
 __all__ = ["InputRejected", "SensorInputs", "MIN_IMAGE_SIDE", "LABELS"]
 
@@ -27,7 +27,7 @@ class InputRejected(ValueError):
 class SensorInputs:
     def __init__(self, settings, limits: PlausibilityLimits, image_limits: ImageLimits):
         self.settings, self.limits, self.image_limits = settings, limits, image_limits
-        self.latest: dict[str, Sample | None] = {"camera": None, "ee_pose": None, "gripper": None}
+        self.latest: dict[str, SensorSample | None] = {"camera": None, "ee_pose": None, "gripper": None}
         self.errors: dict[str, str] = {}  # input -> why its last message was rejected
         self.camera_frames = 0
         self.camera_latency_s = float("nan")
@@ -44,7 +44,7 @@ class SensorInputs:
             raise InputRejected(f"image {rgb.shape[1]}x{rgb.shape[0]} smaller than {MIN_IMAGE_SIDE} px")
         return rgb
 
-    def convert(self, key: str, msg, now_ns: int) -> Sample:
+    def convert(self, key: str, msg, now_ns: int) -> SensorSample:
         """The sample a camera/ee_pose/gripper message stands for; raises InputRejected."""
         s = self.settings
         try:
@@ -58,28 +58,28 @@ class SensorInputs:
             else:
                 value, frame = gripper_closedness(msg, s.gripper_open_width, s.gripper_joint_names,
                                                   self.limits.finger_range, self.limits.finger_count), ""
-            return Sample(value, self._usable_stamp(msg.header, now_ns), now_ns, frame)
+            return SensorSample(value, self._usable_stamp(msg.header, now_ns), now_ns / 1e9, frame)
         except StateInputError as exc:
             raise InputRejected(str(exc)) from exc
 
-    def _usable_stamp(self, header, now_ns: int) -> int:
-        """The header stamp, or 0 (= judge by arrival time) when stamps come from another clock."""
+    def _usable_stamp(self, header, now_ns: int) -> float:
+        """The header stamp (s), or 0 (= judge by arrival time) when stamps come from another clock."""
         if not self.settings.trust_header_stamps:
-            return 0
-        stamp = stamp_ns(header)
-        problem = future_stamp_problem(stamp, now_ns, self.settings.max_future_stamp_s)
+            return 0.0
+        stamp = stamp_seconds(header)
+        problem = future_stamp_problem(stamp, now_ns / 1e9, self.settings.max_future_stamp_s)
         if problem:
             raise InputRejected(problem)
         return stamp
 
     # ---- state (caller holds the node's lock) ---------------------------------------------------------
-    def accept(self, key: str, sample: Sample) -> None:
+    def accept(self, key: str, sample: SensorSample) -> None:
         self.latest[key] = sample
         self.errors.pop(key, None)
         if key == "camera":
             self.camera_frames += 1
-            if sample.stamp_ns > 0:
-                self.camera_latency_s = max(0, sample.received_ns - sample.stamp_ns) / 1e9
+            if sample.stamp_s > 0:
+                self.camera_latency_s = max(0.0, sample.received_s - sample.stamp_s)
 
     def reject(self, key: str, reason: str) -> None:
         """Remember why, and drop the input's last value: an old frame must not stand in for a bad new one."""
@@ -91,7 +91,8 @@ class SensorInputs:
         """Why the newest samples cannot be acted on at `now_ns` (missing or stale), else None."""
         s = self.settings
         for key, needed in (("camera", True), ("ee_pose", True), ("gripper", s.require_gripper_state)):
-            problem = freshness_problem(LABELS[key], self.latest[key], now_ns, s.max_sensor_age_s) if needed else None
+            problem = freshness_problem(LABELS[key], self.latest[key], now_ns / 1e9, s.max_sensor_age_s) if needed \
+                else None
             if problem:
                 return problem
         return None

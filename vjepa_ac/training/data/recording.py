@@ -28,13 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from vjepa_ac.framing import fit_to_square
+from vjepa_ac.sensing import SensorSample
 from vjepa_ac.training.data.episodes import EpisodeFormatError, validate_trajectory_arrays
 
 __all__ = [
     "EULER_CONVENTION",
     "RECORDED_ENGINE",
     "RecorderSettings",
-    "SensorSample",
     "EpisodeRecording",
     "EpisodeSaveError",
     "next_episode_path",
@@ -77,27 +77,6 @@ class RecorderSettings:
     @property
     def period_s(self) -> float:
         return 1.0 / self.rate_hz
-
-
-@dataclass(frozen=True)
-class SensorSample:
-    """One valid, converted sensor message. `stamp_s` is 0 when the sender left the header empty."""
-
-    value: object
-    stamp_s: float
-    received_s: float
-    frame_id: str = ""
-
-    @property
-    def taken_s(self) -> float:
-        return self.stamp_s if self.stamp_s > 0 else self.received_s
-
-    def age_s(self, now_s: float) -> float:
-        """Age by both the sender's stamp and the arrival time, as the planner judges it."""
-        ages = [now_s - self.received_s]
-        if self.stamp_s > 0:
-            ages.append(now_s - self.stamp_s)
-        return max(ages)
 
 
 def _nearest(samples, taken_s: float):
