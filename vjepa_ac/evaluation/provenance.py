@@ -14,7 +14,7 @@ from pathlib import Path
 SEED_RANGES = {"training": (0, 99_999), "development": (100_000, 149_999), "test": (150_000, 199_999)}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The code and model files an evaluation runs: what vjepa-ac-eval imports (not the ROS layer, training or tools).
-CORE_PATHS = ("vjepa_ac/__init__.py", "vjepa_ac/poses.py", "vjepa_ac/evaluation", "vjepa_ac/models",
+CORE_PATHS = ("vjepa_ac/__init__.py", "vjepa_ac/poses.py", "vjepa_ac/framing.py", "vjepa_ac/evaluation", "vjepa_ac/models",
               "vjepa_ac/planning", "vjepa_ac/simulation", "vjepa_ac/assets", "setup.py")
 
 
