@@ -11,7 +11,7 @@ import numpy as np
 from vjepa_ac.simulation.appearance import apply_appearance, check_appearance, draw_appearance
 from vjepa_ac.simulation.cartesian_controller import CartesianController, WorkspaceBounds
 from vjepa_ac.simulation.panda_kinematics import PandaKinematics
-from vjepa_ac.simulation.scene_layout import CUBE_HALF, TABLE_TOP_Z, SceneLayout, sample_layout
+from vjepa_ac.simulation.scene_layout import CUBE_HALF, TABLE_TOP_Z, SceneLayout, camera_spec, sample_layout
 
 
 @dataclasses.dataclass
@@ -33,7 +33,9 @@ class TaskOptions:
     `appearance` ("default", "train", "unseen"; vjepa_ac/simulation/appearance.py) randomises light, table, floor,
     cube and backdrop colours and the camera pose from the seed, identically in both engines. The older
     `randomize_colors` / `randomize_lighting` / `camera_jitter` switches are kept as they were (expert CLI) and
-    combine with the default appearance only.
+    combine with the default appearance only. `camera` picks the fixed camera pose (`scene_layout.CAMERAS`:
+    "default", the shipped model's, or "droid", the next model's), the same in both engines; the appearance and
+    camera jitter move it from there.
     """
 
     randomize_objects: bool = True
@@ -44,11 +46,13 @@ class TaskOptions:
     start_near_cube: bool = False  # open hand 6-12 cm above the table, 0-2 cm from above the cube (else the home pose)
     start_away_from_cube: bool = False  # open hand 20-35 cm above the table, 12-25 cm (xy) from the cube
     appearance: str = "default"  # "default" (the fixed look), "train" or "unseen" (appearance.py)
+    camera: str = "default"  # "default" (the shipped model's camera) or "droid" (scene_layout.CAMERAS)
 
     def __post_init__(self):
         if not np.isfinite(self.camera_jitter) or not 0.0 <= self.camera_jitter <= 0.1:
             raise ValueError(f"camera_jitter must be in [0, 0.1] m, got {self.camera_jitter}")
         check_appearance(self.appearance)
+        camera_spec(self.camera)
         if self.appearance != "default" and (self.randomize_colors or self.randomize_lighting or self.camera_jitter):
             raise ValueError(f"appearance {self.appearance!r} draws colours, light and camera itself; leave "
                              "randomize_colors, randomize_lighting and camera_jitter off with it")

@@ -80,6 +80,7 @@ class MujocoFrankaSim(FrankaSim):
         m.vis.headlight.ambient[:] = light.ambient
         m.cam_pos[self._camera_id] = layout.camera.position
         m.cam_quat[self._camera_id] = camera_quat_wxyz(layout.camera)
+        m.cam_fovy[self._camera_id] = layout.camera.fovy
         d.qpos[self._arm_qpos] = q_home
         d.qpos[self._finger_qpos] = 0.04
         d.ctrl[:7] = q_home

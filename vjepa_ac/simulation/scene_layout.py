@@ -87,6 +87,37 @@ class CameraSpec:
         xyzw = Rotation.from_matrix(np.stack([right, down, forward], axis=1)).as_quat()
         return np.array(self.position, dtype=np.float64), np.roll(xyzw, 1)
 
+    def project(self, points, image_size: int) -> np.ndarray:
+        """Pixel coordinates (u right, v down; [N, 2]) of world points [N, 3]; NaN behind the camera."""
+        right, down, forward = self.axes()
+        rel = np.atleast_2d(np.asarray(points, dtype=np.float64)) - np.asarray(self.position, dtype=np.float64)
+        depth = rel @ forward
+        f = 0.5 * image_size / np.tan(np.deg2rad(self.fovy) / 2.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv = np.stack([rel @ right, rel @ down], axis=-1) * (f / depth)[:, None] + image_size / 2.0
+        uv[depth <= 0] = np.nan
+        return uv
+
+
+# `TaskOptions.camera`: the fixed camera of an episode, the same pose in both engines (appearance jitter and the
+# older `camera_jitter` move it from here).
+# - "default": the camera the shipped model was trained on, high on the front right looking down on the back of
+#   the hand (closing the hand changes about 40 of 16,384 pixels at 128 px).
+# - "droid": for the next model (issue 19), placed like DROID's external cameras, chosen by measurement
+#   (experiments/camera_placement.py, docs/embedded_model.md "Camera for the next model").
+CAMERAS = {
+    "default": CameraSpec(),
+    # In front of the robot, 0.45 m above the table, 0.77 m from the workspace centre: the fingers close across
+    # its view, and every reach goal stays inside it.
+    "droid": CameraSpec(position=(1.25, 0.0, 0.45), lookat=(0.48, 0.0, 0.18), fovy=55.0),
+}
+
+
+def camera_spec(name: str) -> CameraSpec:
+    if name not in CAMERAS:
+        raise ValueError(f"unknown camera {name!r}; choose one of {tuple(CAMERAS)}")
+    return CAMERAS[name]
+
 
 @dataclasses.dataclass(frozen=True)
 class Lighting:
@@ -176,9 +207,9 @@ def sample_layout(rng: np.random.Generator, options) -> SceneLayout:
         direction[2] = -abs(direction[2]) - 0.3
         lighting = Lighting(direction=tuple(direction), diffuse=lighting.diffuse * light_gain,
                             ambient=lighting.ambient * (2.0 - light_gain) ** 0.5)
-    camera = CameraSpec()
+    camera = camera_spec(options.camera)
     if options.camera_jitter > 0:
-        camera = CameraSpec(position=tuple(np.asarray(camera.position) + options.camera_jitter * cam_noise))
+        camera = dataclasses.replace(camera, position=tuple(np.asarray(camera.position) + options.camera_jitter * cam_noise))
     # Drawn last so that a seed's objects, colours and camera do not depend on where the hand starts.
     start_radius = rng.uniform(*NEAR_CUBE_START_RADIUS)
     start_angle = rng.uniform(-np.pi, np.pi)

@@ -51,6 +51,8 @@ class CollectStage:
     # Yaw actions in the exploration, uniform in +-this (rad; 0.2 = the planner's rotation_radius); 0: none.
     # Off in the shipped recipe (unchanged); the next model (issue 19, reach-rotate) turns it on.
     exploration_yaw_range: float = 0.0
+    # `TaskOptions.camera` of the episodes: "default" (the shipped model's); the next model uses "droid" (issue 19).
+    camera: str = "default"
 
     def exploration_config(self) -> ExplorationConfig:
         """The exploration settings the collection runs with (`exploration` plus the yaw range)."""
@@ -165,11 +167,11 @@ def with_steps(stage, steps: int | None):
 
 # -- stages ---------------------------------------------------------------------------------------------
 def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[EpisodeSpec],
-                   exploration: ExplorationConfig, shard: int = 0) -> int:
+                   exploration: ExplorationConfig, shard: int = 0, camera: str = "default") -> int:
     from vjepa_ac.training.data.collect import collect_episodes
 
     records = collect_episodes(out, engine, camera_size, plan, exploration, desc=f"collect (worker {shard})",
-                               position=shard)
+                               position=shard, camera=camera)
     return sum(r["steps"] + 1 for r in records)
 
 
@@ -183,13 +185,14 @@ def collect(out: Path, stage: CollectStage, camera_size: int, engine: str = "muj
     started = time.perf_counter()
     shards = [plan[i::workers] for i in range(max(1, workers))]
     if len(shards) == 1:
-        frames_total = _collect_shard(out, engine, camera_size, shards[0], stage.exploration_config())
+        frames_total = _collect_shard(out, engine, camera_size, shards[0], stage.exploration_config(),
+                                      camera=stage.camera)
     else:
         context = multiprocessing.get_context("spawn")  # no forked OpenGL/MuJoCo state
         with concurrent.futures.ProcessPoolExecutor(len(shards), mp_context=context) as pool:
             frames_total = sum(pool.map(_collect_shard, [out] * len(shards), [engine] * len(shards),
                                         [camera_size] * len(shards), shards, [stage.exploration_config()] * len(shards),
-                                        range(len(shards))))
+                                        range(len(shards)), [stage.camera] * len(shards)))
     summary = {"episodes": len(plan), "explore_episodes": stage.explore_episodes,
                "mixed_episodes": stage.mixed_episodes, "grasp_play_episodes": stage.grasp_play_episodes,
                "near_cube_starts": sum(p.start_near_cube for p in plan),

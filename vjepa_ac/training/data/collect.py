@@ -104,7 +104,8 @@ def check_training_seeds(first_seed: int, episodes: int) -> range:
 
 def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: ExplorationConfig,
                    burst_probability: float = 0.15, start_near_cube: bool = False,
-                   close_while_lifting: bool = False, appearance: str = "default") -> tuple[np.ndarray, np.ndarray, dict]:
+                   close_while_lifting: bool = False, appearance: str = "default",
+                   camera: str = "default") -> tuple[np.ndarray, np.ndarray, dict]:
     """Run one episode; returns frames [T, S, S, 3], states [T, 7] and a summary record (whose
     `cube_positions` [T, 3] array the callers store with the episode, not in the JSON log).
 
@@ -122,6 +123,8 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
     options = {"start_near_cube": start_near_cube}
     if appearance != "default":
         options["appearance"] = appearance
+    if camera != "default":  # TaskOptions.camera; the next model is collected with "droid"
+        options["camera"] = camera
     obs = sim.reset(seed, options)
     bounds = sim.workspace_bounds
     explorer = SmoothRandomExplorer(bounds.low, bounds.high, rng, exploration)
@@ -167,7 +170,8 @@ class EpisodeSpec(NamedTuple):
 
 def collect_episodes(out: str | Path, engine: str, image_size: int, plan: Iterable[EpisodeSpec],
                      exploration: ExplorationConfig, overwrite: bool = False, progress: bool = True,
-                     desc: str = "collecting", position: int = 0, appearance: str = "default") -> list[dict]:
+                     desc: str = "collecting", position: int = 0, appearance: str = "default",
+                     camera: str = "default") -> list[dict]:
     """Record every planned episode to `out/episode_<seed>.npz`; an existing file is kept unless `overwrite`.
 
     Returns the records of the episodes recorded here (without their cube positions, which go into the files).
@@ -188,7 +192,7 @@ def collect_episodes(out: str | Path, engine: str, image_size: int, plan: Iterab
             frames, states, record = record_episode(sim, spec.seed, spec.kind, spec.steps, exploration,
                                                      start_near_cube=spec.start_near_cube,
                                                      close_while_lifting=spec.close_while_lifting,
-                                                     appearance=appearance)
+                                                     appearance=appearance, camera=camera)
             save_episode(path, frames, states, seed=spec.seed, engine=engine, cube_positions=record.pop("cube_positions"))
             records.append({**record, "file": path.name})
     finally:

@@ -1,0 +1,94 @@
+"""TaskOptions.camera (issue 19 item 2): "default" is the shipped model's camera (byte-identical frames:
+tests/test_appearance.py), "droid" the next model's, the same pose in both engines, reproducible, and closing the
+hand changes more of its pixels (experiments/camera_placement.py measured the choice)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vjepa_ac.simulation import TaskOptions, make_sim
+from vjepa_ac.simulation import scene_layout as sl
+from vjepa_ac.simulation.goals import sample_reach_goal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _visibility():
+    spec = importlib.util.spec_from_file_location("gripper_pixel_visibility",
+                                                  ROOT / "experiments" / "gripper_pixel_visibility.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_options_know_the_cameras():
+    assert TaskOptions().camera == "default" and sl.CAMERAS["default"] == sl.CameraSpec()
+    assert sl.CAMERAS["droid"] != sl.CAMERAS["default"]
+    with pytest.raises(ValueError, match="unknown camera"):
+        TaskOptions(camera="overhead")
+    layout = sl.sample_layout(np.random.default_rng(3), TaskOptions(camera="droid", camera_jitter=0.05))
+    assert layout.camera.lookat == sl.CAMERAS["droid"].lookat and layout.camera.fovy == sl.CAMERAS["droid"].fovy
+    assert 0 < np.abs(np.subtract(layout.camera.position, sl.CAMERAS["droid"].position)).max() <= 0.05
+
+
+@pytest.mark.parametrize("engine", ["mujoco", "pybullet"])
+def test_droid_camera_differs_is_reproducible_and_sees_more_of_the_grasp(engine):
+    visibility = _visibility()
+    sim = make_sim(engine, image_size=128)
+    try:
+        default = sim.reset(7)
+        droid = sim.reset(7, {"camera": "droid"})
+        position, _ = sim.camera_pose()
+        np.testing.assert_allclose(position, sl.CAMERAS["droid"].position)
+        assert sim.camera_intrinsics()[0] < 0.5 * 128 / np.tan(np.deg2rad(sl.CameraSpec.fovy) / 2)  # wider view
+        assert np.abs(droid.image.astype(int) - default.image.astype(int)).mean() > 5
+        np.testing.assert_allclose(droid.ee_state, default.ee_state, atol=1e-6)  # the scene does not move
+        np.testing.assert_array_equal(sim.reset(7, {"camera": "droid"}).image, droid.image)
+        goal = sample_reach_goal(sim, np.random.default_rng([7, 1]))  # the goal projects where the hand shows
+        u, v = sim.layout.camera.project(goal[:3], 128)[0]
+        assert 0 <= u < 128 and 0 <= v < 128
+        for seed in (0, 3):  # training-range seeds (experiments/camera_placement.py: 18 against 43 on 0-9)
+            assert (visibility.hand_close_pixels(sim, seed, "droid")
+                    > visibility.hand_close_pixels(sim, seed, "default") + 5)
+        sim.reset(100000)  # and back: the default camera again (its digests are in tests/test_appearance.py)
+        np.testing.assert_allclose(sim.camera_pose()[0], sl.CAMERAS["default"].position)
+        assert sim.camera_intrinsics()[0] == pytest.approx(0.5 * 128 / np.tan(np.deg2rad(50.0) / 2))
+    finally:
+        sim.close()
+
+
+def test_projection_matches_the_render():
+    """CameraSpec.project (the placement script's "in view") puts the cube where MuJoCo draws it."""
+    sim = make_sim("mujoco", image_size=128)
+    try:
+        for camera in ("default", "droid"):
+            obs = sim.reset(5, {"camera": camera})
+            hidden = {"cube": np.array([0.0, 0.0, -3.0, 1.0, 0.0, 0.0, 0.0])}
+            changed = np.abs(obs.image.astype(int) - sim.render_goal(object_poses=hidden).astype(int)).max(-1) > 30
+            v, u = np.argwhere(changed).mean(axis=0)
+            pu, pv = sim.layout.camera.project(obs.object_poses["cube"][:3], 128)[0]
+            assert abs(pu - u) < 3 and abs(pv - v) < 3
+    finally:
+        sim.close()
+
+
+def test_collection_passes_the_camera_through(tmp_path):
+    from vjepa_ac.training.data.collect import EpisodeSpec, collect_episodes
+    from vjepa_ac.training.data.episodes import list_episode_files, load_episode
+    from vjepa_ac.training.data.exploration import ExplorationConfig
+    from vjepa_ac.training.recipe import CollectStage
+
+    assert CollectStage().camera == "default"  # the shipped recipe is unchanged
+    frames = {}
+    for camera in ("default", "droid"):
+        collect_episodes(tmp_path / camera, "mujoco", 48, [EpisodeSpec(11, "explore", 1)], ExplorationConfig(),
+                         progress=False, camera=camera)
+        frames[camera] = load_episode(list_episode_files(tmp_path / camera)[0]).frames
+    sim = make_sim("mujoco", image_size=48)
+    try:
+        np.testing.assert_array_equal(frames["droid"][0], sim.reset(11, {"camera": "droid"}).image)
+        np.testing.assert_array_equal(frames["default"][0], sim.reset(11).image)
+    finally:
+        sim.close()
