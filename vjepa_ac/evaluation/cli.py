@@ -14,7 +14,13 @@ import numpy as np
 
 from vjepa_ac.evaluation.episode_runner import run_policy_episode
 from vjepa_ac.evaluation.policies import POLICIES, make_policy
-from vjepa_ac.evaluation.provenance import SEED_RANGES, git_state, model_file_hashes, run_seed_range
+from vjepa_ac.evaluation.provenance import (
+    SEED_RANGES,
+    display_path,
+    git_state,
+    model_file_hashes,
+    run_seed_range,
+)
 from vjepa_ac.evaluation.reports import markdown_table, plot_energy_and_latency, write_episode_gif
 from vjepa_ac.evaluation.tasks import DEFAULT_PROTOCOL, EVALUATION_SEED_START, PROTOCOLS, TASKS, make_task
 from vjepa_ac.planning.config import CEMConfig
@@ -174,7 +180,7 @@ def main(argv=None) -> int:
     settings = {"protocol": args.protocol, "policy": args.policy, "seed_range": seed_range,
                 "checkpoint": (args.checkpoint or "embedded") if args.policy == "planner" else None,
                 "planner": None if config is None else dataclasses.asdict(config),
-                "gripper_readout": None if goal_gripper is None else str(goal_gripper.source),
+                "gripper_readout": None if goal_gripper is None else str(display_path(Path(goal_gripper.source))),
                 "readout_min_confidence": None if goal_gripper is None else goal_gripper.min_confidence,
                 "appearance": args.appearance, "rotation": bool(args.rotation),
                 "camera_size": args.camera_size, "first_seed": args.seed, "budgets": list(task.budgets),

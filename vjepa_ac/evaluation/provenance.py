@@ -81,12 +81,12 @@ def model_file_hashes(checkpoint: str | Path | None, readout_path: str | Path | 
         files = sorted(p for p in location.iterdir() if p.is_file() and p.name != GRIPPER_READOUT_FILE)
     else:
         files = [location]
-    model = {str(_display(p)): sha256_file(p) for p in files}
-    readout = {} if readout_path is None else {str(_display(Path(readout_path))): sha256_file(readout_path)}
+    model = {str(display_path(p)): sha256_file(p) for p in files}
+    readout = {} if readout_path is None else {str(display_path(Path(readout_path))): sha256_file(readout_path)}
     return {"model": model, "readout": readout}
 
 
-def _display(path: Path) -> Path:
+def display_path(path: Path) -> Path:
     """Repository-relative where possible, so the JSON does not depend on where the checkout lives."""
     try:
         return path.resolve().relative_to(REPO_ROOT)
