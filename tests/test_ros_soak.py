@@ -145,7 +145,7 @@ def test_soak_camera_at_30hz_while_planning():
             received = planner.camera_frames_received
             commands = planner.commands_published - commands_before
             soak_figures = figures[figures_before:]
-            alive = spinner.running and spinner.error is None and planner._planning_thread.is_alive()
+            alive = spinner.running and spinner.error is None and planner._planning.is_alive()
         finally:
             if camera.poll() is None:
                 camera.kill()
@@ -176,7 +176,7 @@ def test_soak_camera_at_30hz_while_planning():
         f"CPU of this process {sum(thread_shares):.0%} of one core, busiest threads "
         f"{', '.join(f'{share:.0%}' for share in thread_shares[:5])}; hostile messages "
         f"{sum(camera_report.get('hostile_sent', {}).values())} ({camera_report.get('hostile_sent')}); commands "
-        f"out of bounds {len(out_of_bounds)}; plans dropped {planner._commands_dropped}"
+        f"out of bounds {len(out_of_bounds)}; plans dropped {planner._status.counts['commands_dropped']}"
     )
     print(report)
     assert alive, f"planner stopped: {spinner.error!r}"

@@ -136,6 +136,9 @@ class PeriodicThread:
                     return
                 self._on_error(exc)
 
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 120.0) -> None:
         """Let a running tick finish, then end the thread (no-op from the thread itself)."""
         self._stop.set()
