@@ -284,10 +284,8 @@ def package(work: Path, checkpoint: Path, destination: Path, recipe: Recipe) -> 
     if readout.is_file():
         load_gripper_readout(readout, required=True)  # a torn file fails here, not in the planner
         metadata["gripper_readout"] = GRIPPER_READOUT_FILE
-    save_world_model(world_model, destination, metadata=metadata)
-    config_file = destination / "config.json"  # shipped files name no path of the machine that trained them
-    config_file.write_text(json.dumps(_portable_paths(json.loads(config_file.read_text()), work), indent=2,
-                                      sort_keys=True) + "\n")
+    # Shipped files name no path of the machine that trained them (the inherited metadata holds such paths too).
+    save_world_model(world_model, destination, metadata=_portable_paths({**world_model.metadata, **metadata}, work))
     if readout.is_file():
         shutil.copyfile(readout, destination / GRIPPER_READOUT_FILE)
     return destination
