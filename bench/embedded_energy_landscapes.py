@@ -4,7 +4,9 @@ For each evaluation seed: a goal 4-7 cm away (inside one action's L1 ball), the 
 dx/dy grid (dz fixed at the true value), the argmin against the true displacement, and a bowl check
 (energy at the grid border vs. at the minimum). Prints and saves a JSON summary.
 
-    python bench/embedded_energy_landscapes.py [--checkpoint DIR] [--seeds 100001 100003 ...]
+    python bench/embedded_energy_landscapes.py [--engine pybullet] [--checkpoint DIR] [--seeds 100001 ...]
+
+Scenes are rendered through the camera the model was trained on (its config's `camera`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vjepa_ac.models import load_world_model  # noqa: E402
+from vjepa_ac.models import load_world_model, world_model_camera  # noqa: E402
 from vjepa_ac.planning.energy_landscape import energy_grid, plot_energy_grid  # noqa: E402
 from vjepa_ac.simulation import make_sim  # noqa: E402
 from vjepa_ac.simulation.goals import sample_reach_goal  # noqa: E402
@@ -30,16 +32,22 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--seeds", type=int, nargs="+", default=[100001, 100003, 100004, 100006, 100008])
     p.add_argument("--camera-size", type=int, default=128)
+    p.add_argument("--engine", choices=("mujoco", "pybullet"), default="mujoco")
     p.add_argument("--out", type=Path, default=Path("docs/images"))
-    p.add_argument("--json", type=Path, default=Path("bench/results/embedded_energy_landscapes.json"))
+    p.add_argument("--json", type=Path, default=None,
+                   help="default: bench/results/embedded_energy_landscapes[_pybullet].json")
     args = p.parse_args(argv)
+    suffix = "" if args.engine == "mujoco" else f"_{args.engine}"
+    args.json = args.json or Path(f"bench/results/embedded_energy_landscapes{suffix}.json")
     torch.manual_seed(0)
     world_model = load_world_model(args.checkpoint)
-    sim = make_sim("mujoco", image_size=args.camera_size)
+    camera = world_model_camera(args.checkpoint)
+    options = {} if camera == "default" else {"camera": camera}
+    sim = make_sim(args.engine, image_size=args.camera_size)
     rows = []
     try:
         for seed in args.seeds:
-            obs = sim.reset(seed)
+            obs = sim.reset(seed, options)
             goal = sample_reach_goal(sim, np.random.default_rng([seed, 7]), 0.04, 0.07)
             true = np.zeros(7)
             true[:3] = goal[:3] - obs.ee_state[:3]
@@ -54,15 +62,15 @@ def main(argv=None) -> int:
                    "argmin_xy": argmin[:2].round(4).tolist(),
                    "argmin_error_m": float(np.linalg.norm(argmin[:2] - true[:2])),
                    "min_energy": float(energies.min()), "border_mean_energy": float(border.mean()),
-                   "png": str(args.out / f"landscape_seed{seed}.png")}
+                   "png": str(args.out / f"landscape{suffix}_seed{seed}.png")}
             rows.append(row)
             plot_energy_grid(grid, row["png"], true_action=true,
-                             title=f"seed {seed}: argmin off by {100 * row['argmin_error_m']:.1f} cm")
+                             title=f"{args.engine} seed {seed}: argmin off by {100 * row['argmin_error_m']:.1f} cm")
             print(json.dumps(row))
     finally:
         sim.close()
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"rows": rows, "max_argmin_error_m": max(r["argmin_error_m"] for r in rows)},
+    args.json.write_text(json.dumps({"engine": args.engine, "camera": camera, "rows": rows, "max_argmin_error_m": max(r["argmin_error_m"] for r in rows)},
                                     indent=1))
     return 0
 

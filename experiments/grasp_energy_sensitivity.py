@@ -94,6 +94,8 @@ def main(argv=None) -> int:
     source.add_argument("--encoder", help="a vjepa-ac-pretrain-encoder checkpoint directory")
     p.add_argument("--seeds", type=int, default=12, help="evaluation seeds from 100000")
     p.add_argument("--camera-size", type=int, default=128)
+    p.add_argument("--engine", choices=("mujoco", "pybullet"), default="mujoco")
+    p.add_argument("--camera", default=None, help="scene camera (default: the one --model was trained on)")
     p.add_argument("--lift", type=float, default=0.075, help="lift of the compared actions (m)")
     p.add_argument("--goal-lift", type=float, default=None,
                    help="lifted goal image: TCP height above the grasp pose (m; default: the grasp task's)")
@@ -111,10 +113,14 @@ def main(argv=None) -> int:
     from vjepa_ac.simulation.expert import GRASP_Z
 
     energy, label, predicted_energy = _encoder_energy(args)
-    sim = make_sim("mujoco", image_size=args.camera_size)
+    from vjepa_ac.models import world_model_camera
+
+    camera = args.camera or (world_model_camera(args.model) if args.model else "default")
+    sim = make_sim(args.engine, image_size=args.camera_size)
     goal_lift = GRASP_TASK_LIFT_Z - GRASP_Z if args.goal_lift is None else args.goal_lift
     # goal images: [open hand around the cube, cube lifted goal_lift in the closed hand]
     task = GraspTask(lift_z=GRASP_Z + goal_lift)
+    task.camera = camera
     rows = []
     try:
         for seed in range(100000, 100000 + args.seeds):
@@ -152,6 +158,7 @@ def main(argv=None) -> int:
     open_margin = _margins(rows, "first_goal_energy_closed", "first_goal_energy_open")
     summary = {
         "source": label, "seeds": args.seeds, "camera_size": args.camera_size, "goal_lift_m": goal_lift,
+        "engine": args.engine, "camera": camera,
         "grasp_preferred": int(sum(m > 0 for m in grasp_margin)),
         "grasp_margin_mean": float(np.mean(grasp_margin)), "grasp_margin_min": float(np.min(grasp_margin)),
         "near_goal_grasp_preferred": int(sum(m > 0 for m in near_margin)),

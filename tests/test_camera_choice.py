@@ -80,7 +80,7 @@ def test_collection_passes_the_camera_through(tmp_path):
     from vjepa_ac.training.data.exploration import ExplorationConfig
     from vjepa_ac.training.recipe import CollectStage
 
-    assert CollectStage().camera == "default"  # the shipped recipe is unchanged
+    assert CollectStage().camera == "droid" and CollectStage.first_model().camera == "default"
     frames = {}
     for camera in ("default", "droid"):
         collect_episodes(tmp_path / camera, "mujoco", 48, [EpisodeSpec(11, "explore", 1)], ExplorationConfig(),
@@ -92,3 +92,28 @@ def test_collection_passes_the_camera_through(tmp_path):
         np.testing.assert_array_equal(frames["default"][0], sim.reset(11).image)
     finally:
         sim.close()
+
+
+def test_evaluations_render_through_the_camera_the_model_was_trained_on(tmp_path):
+    import json
+    import shutil
+
+    from vjepa_ac.evaluation.tasks import make_task
+    from vjepa_ac.models import world_model_camera
+    from vjepa_ac.models.checkpoints import EMBEDDED_MODEL_DIR
+
+    model = tmp_path / "model"
+    shutil.copytree(EMBEDDED_MODEL_DIR, model)
+    config = json.loads((model / "config.json").read_text())
+    config["metadata"].pop("camera", None)
+    (model / "config.json").write_text(json.dumps(config))
+    assert world_model_camera(model) == "default"  # models that record none were trained on it
+    config["metadata"]["camera"] = "droid"
+    (model / "config.json").write_text(json.dumps(config))
+    assert world_model_camera(model) == "droid"
+    assert world_model_camera(tmp_path / "official.pt") == "default"
+    task = make_task("reach", camera=world_model_camera(model))
+    assert task.reset_options()["camera"] == "droid"
+    assert "camera" not in make_task("reach").reset_options()
+    with pytest.raises(ValueError, match="unknown camera"):
+        make_task("reach", camera="ceiling")

@@ -157,3 +157,27 @@ def test_sim_yaml_reaches_the_node_through_rcl(ros):
         assert node.settings.publish_rate_hz == expected["publish_rate_hz"]
     finally:
         node.destroy_node()
+
+
+def test_sim_node_renders_through_the_configured_camera(ros):
+    from vjepa_ac.ros.params import ParameterValueError
+    from vjepa_ac.ros.sim_node import SimNode
+
+    resets = []
+
+    class NoSim:
+        def __init__(self, settings):
+            pass
+
+        def reset(self, seed, options=None):
+            resets.append(options)
+
+        def close(self):
+            pass
+
+    node = SimNode(sim_factory=NoSim, cli_args=["--ros-args", "-p", "camera:=droid"])
+    node.destroy_node()
+    assert resets == [{"start_near_cube": False, "camera": "droid"}]
+    with pytest.raises(ParameterValueError, match="camera"):
+        SimNode(sim_factory=NoSim, cli_args=["--ros-args", "-p", "camera:=ceiling"])
+    assert len(resets) == 1  # no simulator was reset with it

@@ -84,3 +84,41 @@ def test_grasp_play_closes_opens_and_lifts_at_the_cube():
         sim.close()
     assert closes >= 8 and opens >= 4, (closes, opens)
     assert lifted >= 2, lifted
+
+
+def test_recipe_plan_covers_both_engines_and_the_protocol_v2_starts():
+    from vjepa_ac.training.recipe import CollectStage
+
+    stage = CollectStage()
+    plan = stage.plan()
+    seeds = [p.seed for p in plan]
+    assert len(set(seeds)) == len(plan) == 2 * 950 and max(seeds) < 100_000  # each engine on its own seeds
+    for engine in ("mujoco", "pybullet"):
+        mine = [p for p in plan if p.engine == engine]
+        kinds = [p.kind for p in mine]
+        assert kinds.count("explore") == 400 and kinds.count("mixed") == 250 and kinds.count("grasp_play") == 300
+        moving = [p for p in mine if p.kind != "grasp_play"]
+        away = sum(p.start_away_from_cube for p in moving)
+        near = sum(p.start_near_cube for p in moving)
+        assert (away, near) == (216, 218) and not any(p.start_near_cube and p.start_away_from_cube for p in plan)
+    # The first model's plan is what it was: MuJoCo only, home or near-cube starts by the old rule.
+    first = CollectStage.first_model().plan()
+    assert {p.engine for p in first} == {"mujoco"} and not any(p.start_away_from_cube for p in first)
+    explore = [p for p in first if p.kind == "explore"]
+    mixed = [p for p in first if p.kind == "mixed"]
+    assert [p.start_near_cube for p in explore] == [i % 2 == 1 for i in range(400)]
+    assert [p.start_near_cube for p in mixed] == [i % 5 < 3 for i in range(250)]
+    assert [p.close_while_lifting for p in mixed] == [i % 2 == 0 for i in range(250)]
+    assert [p.seed for p in first] == list(range(950))
+
+
+def test_an_episode_starts_either_near_the_cube_or_away_from_it():
+    sim = make_sim("mujoco", image_size=32)
+    try:
+        with pytest.raises(ValueError, match="either near the cube or away"):
+            record_episode(sim, 5, "explore", 1, ExplorationConfig(), start_near_cube=True, start_away_from_cube=True)
+        _, states, record = record_episode(sim, 5, "explore", 1, ExplorationConfig(), start_away_from_cube=True)
+        cube = record["cube_positions"][0]
+        assert record["start_away_from_cube"] and 0.12 <= np.linalg.norm(states[0, :2] - cube[:2]) <= 0.25
+    finally:
+        sim.close()

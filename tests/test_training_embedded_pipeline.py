@@ -20,11 +20,13 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     assert train_embedded.main(argv) == 0
 
     collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
-    assert collection["episodes"] == 4 and max(collection["seeds"]) < 100_000
-    assert collection["grasp_play_episodes"] == 1
+    # The recipe's plan per engine (2 explore, 1 demonstration, 1 grasp play), MuJoCo then PyBullet.
+    assert collection["episodes"] == 8 and max(collection["seeds"]) < 100_000
+    assert collection["grasp_play_episodes"] == 1 and collection["engines"] == ["mujoco", "pybullet"]
     files = sorted((work / "episodes").glob("episode_*.npz"))
-    assert len(files) == 4
+    assert len(files) == 8
     assert all(load_cube_positions(f).shape == (len(load_episode(f)), 3) for f in files)
+    assert [load_episode(f).engine for f in files] == ["mujoco"] * 4 + ["pybullet"] * 4
 
     model = load_world_model(destination)
     # Nothing shipped names a path on the machine that trained it.
@@ -42,7 +44,8 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
     assert model.encoder.config == encoder_preset(Recipe().encoder_preset)
     expected = predictor_preset(Recipe().predictor_preset)
     assert model.predictor.config.state_euler_center == expected.state_euler_center
-    assert model.metadata["data"]["episodes"] == 4
+    assert model.metadata["data"]["episodes"] == 8
+    assert model.metadata["camera"] == "droid"  # the evaluation renders what the model was trained on
     # The model records the arguments its encoder was really trained with, overrides included.
     recorded = model.metadata["pretrain_args"]
     assert recorded[recorded.index("--steps") + 1] == "3"

@@ -73,18 +73,19 @@ def main(argv=None) -> int:
     from vjepa_ac.ros.sim_node import SimNode
     from vjepa_ac.ros.spinning import spin_nodes
 
-    if args.camera_size is None:  # render what the model takes, so no frame is rescaled
-        from vjepa_ac.models import world_model_image_size
+    from vjepa_ac.models import world_model_camera, world_model_image_size
 
+    if args.camera_size is None:  # render what the model takes, so no frame is rescaled
         args.camera_size = world_model_image_size(args.checkpoint or None)
+    camera = world_model_camera(args.checkpoint or None)  # the scene camera the model was trained on
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     config_dir = default_config_dir()
     rclpy.init(args=["vjepa-ac-demo"])
     sim_node = SimNode(cli_args=["--ros-args", "--params-file", str(config_dir / "sim.yaml"),
                                  "-p", f"engine:={args.engine}", "-p", f"seed:={args.seed}",
-                                 "-p", f"image_size:={args.camera_size}"])
-    task = make_task(args.task, protocol=args.protocol)
+                                 "-p", f"image_size:={args.camera_size}", "-p", f"camera:={camera}"])
+    task = make_task(args.task, protocol=args.protocol, camera=camera)
     obs, setup = task.setup(sim_node.sim, args.seed)
     sim_node.observation = obs
     goal_paths = []

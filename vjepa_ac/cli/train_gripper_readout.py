@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out frames whose setpoint lies strictly between these")
     p.add_argument("--min-confidence", type=float, default=0.8, help="for --goal-check-seeds (the planner's default)")
     p.add_argument("--goal-check-seeds", type=int, default=0)
+    p.add_argument("--camera", default="default", help="for --goal-check-seeds: the episodes' scene camera")
     p.add_argument("--json", type=Path, default=None, help="write the scores here")
     return p
 
@@ -75,7 +76,8 @@ def main(argv=None) -> int:
                         "lr": args.lr, "weight_decay": args.weight_decay, "seed": args.seed, "max_shift": args.max_shift,
                         "ambiguous": list(args.ambiguous), "scores": dict(scores)}
     if args.goal_check_seeds > 0:
-        scores["goal_images"] = goal_image_check(readout, args.goal_check_seeds, args.min_confidence)
+        scores["goal_images"] = goal_image_check(readout, args.goal_check_seeds, args.min_confidence,
+                                                  camera=args.camera)
     path = save_gripper_readout(readout, args.out)
     scores["seconds"] = round(time.time() - started, 1)
     text = json.dumps(scores, indent=1)

@@ -26,6 +26,7 @@ from vjepa_ac.evaluation.tasks import DEFAULT_PROTOCOL, EVALUATION_SEED_START, P
 from vjepa_ac.planning.config import CEMConfig
 from vjepa_ac.planning.goal_gripper import DEFAULT_READOUT_MIN_CONFIDENCE, GoalGripper
 from vjepa_ac.simulation.appearance import APPEARANCES
+from vjepa_ac.simulation.scene_layout import CAMERAS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--appearance", choices=APPEARANCES, default="default",
                    help="default: the fixed look; train: light, colours, backdrop and camera drawn per seed within the "
                         "training ranges; unseen: a light direction and table colours outside them (testing only)")
+    p.add_argument("--camera", choices=tuple(CAMERAS), default=None,
+                   help="scene camera (TaskOptions.camera); default: the one the model was trained on, for every "
+                        "policy, so all of them see the same episodes")
     p.add_argument("--rotation", action=argparse.BooleanOptionalAction, default=None,
                    help="plan rotations too (CEMConfig.rotation_enabled; the baselines' bounds as well); default: "
                         "on for reach-rotate, off otherwise")
@@ -121,9 +125,14 @@ def main(argv=None) -> int:
     if seed_range == "training" and not args.allow_training_seeds:
         raise SystemExit(f"--seed {args.seed} overlaps the training seeds (< {EVALUATION_SEED_START}); "
                          "pass --allow-training-seeds to do it anyway")
+    if args.camera is None:
+        from vjepa_ac.models import world_model_camera
+
+        args.camera = world_model_camera(args.checkpoint or None)
     try:
         budgets = None if args.budgets is None else [int(b) for b in args.budgets.split(",") if b.strip()]
-        task = make_task(args.task, budgets=budgets, protocol=args.protocol, appearance=args.appearance)
+        task = make_task(args.task, budgets=budgets, protocol=args.protocol, appearance=args.appearance,
+                         camera=args.camera)
     except ValueError as error:
         raise SystemExit(f"--budgets {args.budgets!r}: {error}") from error
     if args.rotation is None:
@@ -182,7 +191,7 @@ def main(argv=None) -> int:
                 "planner": None if config is None else dataclasses.asdict(config),
                 "gripper_readout": None if goal_gripper is None else str(display_path(Path(goal_gripper.source))),
                 "readout_min_confidence": None if goal_gripper is None else goal_gripper.min_confidence,
-                "appearance": args.appearance, "rotation": bool(args.rotation),
+                "appearance": args.appearance, "camera": args.camera, "rotation": bool(args.rotation),
                 "camera_size": args.camera_size, "first_seed": args.seed, "budgets": list(task.budgets),
                 "budgets_overridden": budgets is not None, "device": args.device,
                 "wall_seconds": time.time() - started}

@@ -39,6 +39,7 @@ from vjepa_ac.simulation.scene_layout import (
     NEAR_CUBE_START_HEIGHT,
     NEAR_CUBE_START_RADIUS,
     TABLE_TOP_Z,
+    camera_spec,
 )
 
 EVALUATION_SEED_START = 100_000  # training data uses seeds below this
@@ -121,6 +122,7 @@ class Task(abc.ABC):
 
     name: str = "abstract"
     appearance: str = "default"  # TaskOptions.appearance of every reset (make_task(..., appearance=...))
+    camera: str = "default"  # TaskOptions.camera: the one the evaluated model was trained on (make_task)
     plans_rotation: bool = False  # whether the planner searches rotations on this task by default
 
     def __init__(self, protocol: str = DEFAULT_PROTOCOL, budgets=None):
@@ -149,10 +151,12 @@ class Task(abc.ABC):
         return AWAY_START if self.protocol == "v2" else NEAR_CUBE_START
 
     def reset_options(self) -> dict:
-        """The TaskOptions of the episode's reset: the protocol's start under the task's appearance."""
+        """The TaskOptions of the episode's reset: the protocol's start under the task's appearance and camera."""
         options = dict(self.start_options())
         if self.appearance != "default":
             options["appearance"] = self.appearance
+        if self.camera != "default":
+            options["camera"] = self.camera
         return options
 
     @abc.abstractmethod
@@ -505,9 +509,10 @@ TASKS: dict[str, type[Task]] = {
 
 
 def make_task(name: str, budgets=None, protocol: str = DEFAULT_PROTOCOL, appearance: str = "default",
-              **kwargs) -> Task:
+              camera: str = "default", **kwargs) -> Task:
     """Instantiate a registered task under `protocol`; `budgets` (one per goal image) overrides its step budgets;
-    `appearance` is the TaskOptions.appearance of its resets ("default", "train", "unseen").
+    `appearance` and `camera` are the TaskOptions.appearance ("default", "train", "unseen") and .camera of its
+    resets.
 
     Shorter budgets are for plumbing tests and quick looks; success rates are only comparable at the
     protocol's defaults (DEFAULT_BUDGETS, docs/evaluation.md).
@@ -516,4 +521,6 @@ def make_task(name: str, budgets=None, protocol: str = DEFAULT_PROTOCOL, appeara
         raise ValueError(f"unknown task {name!r}; available: {sorted(TASKS)}")
     task = TASKS[name](protocol=protocol, budgets=budgets, **kwargs)
     task.appearance = check_appearance(appearance)
+    camera_spec(camera)
+    task.camera = camera
     return task

@@ -15,6 +15,7 @@ from vjepa_ac.models.checkpoints import (
     load_world_model,
     save_encoder,
     save_world_model,
+    world_model_camera,
     world_model_image_size,
 )
 from vjepa_ac.models.image_preprocessing import decode_image_bytes, images_to_clips, images_to_frames, to_rgb
@@ -61,6 +62,7 @@ __all__ = [
     "predictor_preset",
     "save_encoder",
     "save_world_model",
+    "world_model_camera",
     "world_model_image_size",
     "to_rgb",
 ]

@@ -49,6 +49,7 @@ from vjepa_ac.ros.state_conversion import (
     pose_msg_to_pose6,
     state_to_pose_msg,
 )
+from vjepa_ac.simulation.scene_layout import CAMERAS
 
 __all__ = ["SimNode", "ARM_JOINT_NAMES", "FINGER_JOINT_NAMES", "clip_action", "main"]
 
@@ -90,8 +91,10 @@ class SimNode(Node):
         if s.render_goal_mode not in RENDER_GOAL_MODES:
             raise ParameterValueError(
                 f"parameter 'render_goal_mode' must be one of {RENDER_GOAL_MODES}, got {s.render_goal_mode!r}")
+        if s.camera not in CAMERAS:  # before any simulator starts
+            raise ParameterValueError(f"parameter 'camera' must be one of {tuple(CAMERAS)}, got {s.camera!r}")
         self.sim = sim if sim is not None else (sim_factory or _make_default_sim)(s)
-        self.observation = self.sim.reset(s.seed, {"start_near_cube": s.start_near_cube})
+        self.observation = self.sim.reset(s.seed, self._reset_options(s.start_near_cube))
         self.commands_executed = 0
         self.commands_rejected = 0
         self.last_step_seconds = float("nan")
@@ -275,10 +278,16 @@ class SimNode(Node):
             return
         self._render_goal(xyz)
 
+    def _reset_options(self, near_cube: bool) -> dict:
+        options = {"start_near_cube": bool(near_cube)}
+        if self.settings.camera != "default":
+            options["camera"] = self.settings.camera
+        return options
+
     def _srv_reset(self, _request, response):
         seed = int(self.get_parameter("seed").value)
         near_cube = read_parameter(self, SIM_PARAMETERS, "start_near_cube")
-        self.observation = self.sim.reset(seed, {"start_near_cube": near_cube})
+        self.observation = self.sim.reset(seed, self._reset_options(near_cube))
         self.commands_executed = self.commands_rejected = 0
         self._last_problem = None
         self._publish_observation(self.observation)

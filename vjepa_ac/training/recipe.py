@@ -36,7 +36,7 @@ def _flags(stage) -> list[str]:
 
 @dataclass(frozen=True)
 class CollectStage:
-    explore_episodes: int = 400
+    explore_episodes: int = 400  # per engine
     mixed_episodes: int = 250
     grasp_play_episodes: int = 300
     explore_steps: int = 20
@@ -44,15 +44,20 @@ class CollectStage:
     grasp_play_steps: int = 16
     first_seed: int = 0
     camera_size: int | None = None  # None: the encoder preset's image size, so frames are never rescaled
-    # Planner-like exploration: steps up to the planner's L1 radius, no yaw, rare gripper toggles, so the
-    # model sees the actions CEM will ask it about (the planner freezes rotation by default).
+    # Planner-like exploration: steps up to the planner's L1 radius, rare gripper toggles, so the model sees the
+    # actions CEM will ask it about.
     exploration: ExplorationConfig = ExplorationConfig(max_step=0.075, smoothing=0.5, toggle_probability=0.05,
                                                        yaw_step=0.0)
-    # Yaw actions in the exploration, uniform in +-this (rad; 0.2 = the planner's rotation_radius); 0: none.
-    # Off in the shipped recipe (unchanged); the next model (issue 19, reach-rotate) turns it on.
-    exploration_yaw_range: float = 0.0
-    # `TaskOptions.camera` of the episodes: "default" (the shipped model's); the next model uses "droid" (issue 19).
-    camera: str = "default"
+    # Yaw actions in the exploration, uniform in +-this (rad; 0.2 = the planner's rotation_radius): reach-rotate.
+    exploration_yaw_range: float = 0.2
+    # One model for both renderers: the same plan is recorded in each engine, on its own seeds.
+    engines: tuple[str, ...] = ("mujoco", "pybullet")
+    # TaskOptions.appearance ("train": light, colours, backdrop, camera jitter per seed) and .camera ("droid":
+    # in front of the robot, where closing the hand changes 2.4x the pixels of the first model's camera).
+    appearance: str = "train"
+    camera: str = "droid"
+    # Starts: True adds protocol v2's (hand 20-35 cm high, 12-25 cm from the cube) to home and near-cube ones.
+    away_starts: bool = True
 
     def exploration_config(self) -> ExplorationConfig:
         """The exploration settings the collection runs with (`exploration` plus the yaw range)."""
@@ -60,24 +65,41 @@ class CollectStage:
             return self.exploration
         return dataclasses.replace(self.exploration, yaw_range=self.exploration_yaw_range)
 
-    def plan(self) -> list[EpisodeSpec]:
-        """What to record, episode by episode.
+    def _start(self, i: int, near_in_v1: bool) -> tuple[bool, bool]:
+        """(near the cube, away from it) of the i-th episode of a kind; without away starts, `near_in_v1`."""
+        if not self.away_starts:
+            return near_in_v1, False
+        return i % 3 == 0, i % 3 == 1  # near, away, home in turn
 
-        Half the exploration and 3 in 5 demonstrations start just above the cube, where grasps happen; half
-        the demonstrations grasp with a single close-and-lift action, the grasp a one-step planner finds.
-        Grasp play (all near the cube) shows what every gripper change does there.
+    def plan(self) -> list[EpisodeSpec]:
+        """What to record, episode by episode, engine after engine, each engine on its own seeds.
+
+        Exploration and demonstrations start at home, just above the cube (where grasps happen) and, with
+        `away_starts`, where protocol v2 starts; half the demonstrations grasp with a single close-and-lift
+        action, the grasp a one-step planner finds. Grasp play (all near the cube) shows what every gripper
+        change does there.
         """
-        first = self.first_seed
-        plan = [EpisodeSpec(s, "explore", self.explore_steps, i % 2 == 1, False)
-                for i, s in enumerate(check_training_seeds(first, self.explore_episodes))]
-        first += self.explore_episodes
-        plan += [EpisodeSpec(s, "mixed", self.mixed_steps, i % 5 < 3, i % 2 == 0)
-                 for i, s in enumerate(check_training_seeds(first, self.mixed_episodes))]
-        first += self.mixed_episodes
-        if self.grasp_play_episodes:
-            plan += [EpisodeSpec(s, "grasp_play", self.grasp_play_steps, True, False)
-                     for s in check_training_seeds(first, self.grasp_play_episodes)]
+        plan, first = [], self.first_seed
+        for engine in self.engines:
+            for i, s in enumerate(check_training_seeds(first, self.explore_episodes)):
+                near, away = self._start(i, i % 2 == 1)
+                plan.append(EpisodeSpec(s, "explore", self.explore_steps, near, False, away, engine))
+            first += self.explore_episodes
+            for i, s in enumerate(check_training_seeds(first, self.mixed_episodes)):
+                near, away = self._start(i, i % 5 < 3)
+                plan.append(EpisodeSpec(s, "mixed", self.mixed_steps, near, i % 2 == 0, away, engine))
+            first += self.mixed_episodes
+            if self.grasp_play_episodes:
+                plan += [EpisodeSpec(s, "grasp_play", self.grasp_play_steps, True, False, False, engine)
+                         for s in check_training_seeds(first, self.grasp_play_episodes)]
+                first += self.grasp_play_episodes
         return plan
+
+    @classmethod
+    def first_model(cls) -> CollectStage:
+        """The collection of the first embedded model (MuJoCo only, fixed look, default camera, no yaw)."""
+        return cls(exploration_yaw_range=0.0, engines=("mujoco",), appearance="default", camera="default",
+                   away_starts=False)
 
 
 @dataclass(frozen=True)
@@ -86,7 +108,7 @@ class PretrainStage:
 
     frames_per_clip: int = 4
     stride: int = 1
-    steps: int = 1200
+    steps: int = 2400  # twice the first model's 1200: twice the frames, two renderers, randomised looks
     batch_size: int = 32
     collapse_every: int = 100
     log_every: int = 20
@@ -101,12 +123,12 @@ class PretrainStage:
 
 @dataclass(frozen=True)
 class PredictorStage:
-    """vjepa-ac-train-predictor settings. 6000 steps: at 2000 the held-out loss was still falling (0.148 -> 0.103
-    at 6000) and reach success rose with it (docs/embedded_model.md)."""
+    """vjepa-ac-train-predictor settings. For the first model the held-out loss was still falling at 6000 steps
+    (0.148 at 2000 -> 0.103) and reach success rose with it (docs/embedded_model.md); this data is twice as large."""
 
     frames_per_clip: int = 4
     stride: int = 1
-    steps: int = 6000
+    steps: int = 12000
     batch_size: int = 32
     lr: float = 1e-3
     rollout_steps: int = 2
@@ -166,38 +188,42 @@ def with_steps(stage, steps: int | None):
 
 
 # -- stages ---------------------------------------------------------------------------------------------
-def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[EpisodeSpec],
-                   exploration: ExplorationConfig, shard: int = 0, camera: str = "default") -> int:
+def _collect_shard(out: Path, engine: str, camera_size: int, plan: list[EpisodeSpec], stage: CollectStage,
+                   shard: int = 0) -> int:
     from vjepa_ac.training.data.collect import collect_episodes
 
-    records = collect_episodes(out, engine, camera_size, plan, exploration, desc=f"collect (worker {shard})",
-                               position=shard, camera=camera)
+    records = collect_episodes(out, engine, camera_size, plan, stage.exploration_config(),
+                               desc=f"collect {engine} (worker {shard})", position=shard,
+                               appearance=stage.appearance, camera=stage.camera)
     return sum(r["steps"] + 1 for r in records)
 
 
-def collect(out: Path, stage: CollectStage, camera_size: int, engine: str = "mujoco", workers: int = 1) -> dict:
-    """Record the training episodes; `workers` processes each take every workers-th episode."""
+def collect(out: Path, stage: CollectStage, camera_size: int, workers: int = 1) -> dict:
+    """Record the training episodes; per engine, `workers` processes each take every workers-th episode."""
     import concurrent.futures
     import multiprocessing
 
     out.mkdir(parents=True, exist_ok=True)
     plan = stage.plan()
     started = time.perf_counter()
-    shards = [plan[i::workers] for i in range(max(1, workers))]
-    if len(shards) == 1:
-        frames_total = _collect_shard(out, engine, camera_size, shards[0], stage.exploration_config(),
-                                      camera=stage.camera)
+    jobs = [(engine, [p for p in plan if p.engine == engine][i::max(1, workers)])
+            for engine in stage.engines for i in range(max(1, workers))]
+    if workers <= 1:
+        frames_total = sum(_collect_shard(out, engine, camera_size, shard, stage) for engine, shard in jobs)
     else:
         context = multiprocessing.get_context("spawn")  # no forked OpenGL/MuJoCo state
-        with concurrent.futures.ProcessPoolExecutor(len(shards), mp_context=context) as pool:
-            frames_total = sum(pool.map(_collect_shard, [out] * len(shards), [engine] * len(shards),
-                                        [camera_size] * len(shards), shards, [stage.exploration_config()] * len(shards),
-                                        range(len(shards)), [stage.camera] * len(shards)))
-    summary = {"episodes": len(plan), "explore_episodes": stage.explore_episodes,
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            frames_total = sum(pool.map(_collect_shard, [out] * len(jobs), [e for e, _ in jobs],
+                                        [camera_size] * len(jobs), [s for _, s in jobs], [stage] * len(jobs),
+                                        [i % workers for i in range(len(jobs))]))
+    summary = {"episodes": len(plan), "engines": list(stage.engines), "appearance": stage.appearance,
+               "camera": stage.camera, "explore_episodes": stage.explore_episodes,
                "mixed_episodes": stage.mixed_episodes, "grasp_play_episodes": stage.grasp_play_episodes,
                "near_cube_starts": sum(p.start_near_cube for p in plan),
+               "away_starts": sum(p.start_away_from_cube for p in plan),
                "close_while_lifting": sum(p.close_while_lifting for p in plan),
-               "exploration": dataclasses.asdict(stage.exploration_config()), "seeds": [stage.first_seed, stage.first_seed + len(plan) - 1],
+               "exploration": dataclasses.asdict(stage.exploration_config()),
+               "seeds": [stage.first_seed, stage.first_seed + len(plan) - 1],
                "camera_size": camera_size, "workers": workers,
                "new_frames": frames_total, "seconds": round(time.perf_counter() - started, 1)}
     (out / "collection_summary.json").write_text(json.dumps(summary, indent=1))
@@ -272,7 +298,8 @@ def package(work: Path, checkpoint: Path, destination: Path, recipe: Recipe) -> 
     world_model = load_world_model(checkpoint)
     collection = json.loads((work / "episodes" / "collection_summary.json").read_text())
     metadata = {
-        "name": "vjepa_ac embedded V-JEPA 2-AC (MuJoCo)",
+        "name": f"vjepa_ac embedded V-JEPA 2-AC ({' + '.join(recipe.collect.engines)})",
+        "camera": recipe.collect.camera,  # the scene camera it was trained on (TaskOptions.camera)
         "encoder_preset": recipe.encoder_preset,
         "predictor_preset": recipe.predictor_preset,
         "data": collection,
@@ -298,7 +325,7 @@ def run(recipe: Recipe, work: Path, stages=STAGES, destination: Path = DEFAULT_A
     if unknown:
         raise ValueError(f"unknown stages: {sorted(unknown)}")
     if "collect" in stages:
-        print(json.dumps(collect(work / "episodes", recipe.collect, recipe.camera_size, workers=collect_workers)))
+        print(json.dumps(collect(work / "episodes", recipe.collect, recipe.camera_size, collect_workers)))
     checkpoint = None
     if "pretrain" in stages or "predictor" in stages:
         encoder_checkpoint = pretrain(work, recipe)

@@ -55,6 +55,7 @@ __all__ = [
     "load_world_model",
     "save_world_model",
     "save_encoder",
+    "world_model_camera",
     "world_model_image_size",
 ]
 
@@ -101,6 +102,15 @@ def world_model_image_size(path=None) -> int:
         config = read_config(directory)  # validated as loading validates it; the encoder is built on meta
         return build_module(VisionEncoder, EncoderConfig, config.get("encoder"), f"{directory} encoder").config.image_size
     return load_world_model(path).image_size
+
+
+def world_model_camera(path=None) -> str:
+    """The scene camera (`TaskOptions.camera`) a model was trained on, from its config: simulated evaluations
+    render through it. Official checkpoints and models that record none: "default"."""
+    directory = EMBEDDED_MODEL_DIR if path is None else Path(path)
+    if not directory.is_dir():
+        return "default"
+    return str(read_config(directory).get("metadata", {}).get("camera", "default"))
 
 
 def load_world_model(

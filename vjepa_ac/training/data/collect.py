@@ -105,12 +105,13 @@ def check_training_seeds(first_seed: int, episodes: int) -> range:
 def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: ExplorationConfig,
                    burst_probability: float = 0.15, start_near_cube: bool = False,
                    close_while_lifting: bool = False, appearance: str = "default",
-                   camera: str = "default") -> tuple[np.ndarray, np.ndarray, dict]:
+                   camera: str = "default", start_away_from_cube: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run one episode; returns frames [T, S, S, 3], states [T, 7] and a summary record (whose
     `cube_positions` [T, 3] array the callers store with the episode, not in the JSON log).
 
     `start_near_cube` starts the open hand just above the cube (the grasp and pick-and-place evaluation
-    start); `close_while_lifting` makes the expert grasp with one close-and-lift action.
+    start); `start_away_from_cube` starts it 20-35 cm high and 12-25 cm from the cube (protocol v2's start);
+    `close_while_lifting` makes the expert grasp with one close-and-lift action.
     """
     from vjepa_ac.simulation import ScriptedPickPlaceExpert
 
@@ -120,7 +121,11 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
     start_near_cube = bool(start_near_cube) or kind == "grasp_play"  # it happens at the cube
     if appearance == "unseen":
         raise ValueError("the 'unseen' appearance is held out for testing; collect with 'default' or 'train'")
+    if start_near_cube and start_away_from_cube:
+        raise ValueError(f"a {kind} episode starts either near the cube or away from it, not both")
     options = {"start_near_cube": start_near_cube}
+    if start_away_from_cube:
+        options["start_away_from_cube"] = True
     if appearance != "default":
         options["appearance"] = appearance
     if camera != "default":  # TaskOptions.camera; the next model is collected with "droid"
@@ -156,6 +161,7 @@ def record_episode(sim, seed: int, kind: str, max_steps: int, exploration: Explo
         cubes.append(obs.object_poses["cube"][:3])
     record = {"seed": seed, "kind": kind, "steps": len(frames) - 1, "explored_steps": explored,
               "expert_finished": bool(expert.done), "start_near_cube": bool(start_near_cube),
+              "start_away_from_cube": bool(start_away_from_cube),
               "close_while_lifting": bool(close_while_lifting), "cube_positions": np.asarray(cubes, np.float32)}
     return np.stack(frames), np.stack(states).astype(np.float32), record
 
@@ -166,6 +172,8 @@ class EpisodeSpec(NamedTuple):
     steps: int
     start_near_cube: bool = False
     close_while_lifting: bool = False
+    start_away_from_cube: bool = False
+    engine: str | None = None  # None: the collection's engine
 
 
 def collect_episodes(out: str | Path, engine: str, image_size: int, plan: Iterable[EpisodeSpec],
@@ -186,13 +194,16 @@ def collect_episodes(out: str | Path, engine: str, image_size: int, plan: Iterab
     records = []
     try:
         for spec in tqdm(plan, desc=desc, unit="episode", position=position, disable=not progress):
+            if spec.engine not in (None, engine):
+                raise ValueError(f"episode {spec.seed} is planned for {spec.engine}, this collection runs {engine}")
             path = out / f"episode_{spec.seed:05d}.npz"
             if path.exists() and not overwrite:
                 continue
             frames, states, record = record_episode(sim, spec.seed, spec.kind, spec.steps, exploration,
                                                      start_near_cube=spec.start_near_cube,
                                                      close_while_lifting=spec.close_while_lifting,
-                                                     appearance=appearance, camera=camera)
+                                                     appearance=appearance, camera=camera,
+                                                     start_away_from_cube=spec.start_away_from_cube)
             save_episode(path, frames, states, seed=spec.seed, engine=engine, cube_positions=record.pop("cube_positions"))
             records.append({**record, "file": path.name})
     finally:

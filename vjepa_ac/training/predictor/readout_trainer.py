@@ -112,7 +112,7 @@ GOAL_IMAGE_NAMES = {
 
 
 def goal_image_check(readout: GripperReadout, seeds: int, min_confidence: float,
-                     first_seed: int = GOAL_CHECK_FIRST_SEED) -> dict:
+                     first_seed: int = GOAL_CHECK_FIRST_SEED, camera: str = "default") -> dict:
     """How the readout labels the grasp and pick-and-place sub-goal images of `seeds` scenes.
 
     Per image kind: right (the readout's decision equals the sub-goal's gripper), wrong, and undecided
@@ -126,7 +126,7 @@ def goal_image_check(readout: GripperReadout, seeds: int, min_confidence: float,
     sim = make_sim("mujoco", image_size=readout.image_size)
     try:
         for task_name, names in GOAL_IMAGE_NAMES.items():
-            task = make_task(task_name, protocol="near-cube")  # the images GOAL_IMAGE_NAMES names
+            task = make_task(task_name, protocol="near-cube", camera=camera)  # the images GOAL_IMAGE_NAMES names
             for seed in range(first_seed, first_seed + seeds):
                 _, setup = task.setup(sim, seed)
                 for name, image, pose in zip(names, setup.goal_images, setup.info["subgoal_ee_poses"]):
