@@ -67,13 +67,12 @@ def main(argv=None) -> int:
     from vjepa_ac.evaluation.episode_runner import EpisodeRecord
     from vjepa_ac.evaluation.reports import write_episode_gif
     from vjepa_ac.evaluation.tasks import make_task
+    from vjepa_ac.models import world_model_camera, world_model_image_size
     from vjepa_ac.ros.planner_node import PlannerNode
     from vjepa_ac.ros.qos import VISUALIZATION_QOS
     from vjepa_ac.ros.runner import default_config_dir
     from vjepa_ac.ros.sim_node import SimNode
     from vjepa_ac.ros.spinning import spin_nodes
-
-    from vjepa_ac.models import world_model_camera, world_model_image_size
 
     if args.camera_size is None:  # render what the model takes, so no frame is rescaled
         args.camera_size = world_model_image_size(args.checkpoint or None)
