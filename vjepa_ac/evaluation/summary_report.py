@@ -149,7 +149,9 @@ def column_of(summary: dict) -> str:
 
 def _row_of(summary: dict) -> tuple[str, str, str, str]:
     settings = summary.get("settings") or {}
-    return (settings.get("protocol", "pre-v2"), summary["task"], summary["engine"], settings.get("seed_range", "?"))
+    appearance = settings.get("appearance", "default")
+    engine = summary["engine"] if appearance == "default" else f"{summary['engine']}, {appearance} appearance"
+    return (settings.get("protocol", "pre-v2"), summary["task"], engine, settings.get("seed_range", "?"))
 
 
 def side_by_side(summaries: list[dict]) -> str:
