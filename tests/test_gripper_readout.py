@@ -141,7 +141,10 @@ def test_shipped_readout_reads_the_pick_and_place_goal_images():
     assert goal.source == EMBEDDED_MODEL_DIR / GRIPPER_READOUT_FILE
     sim = make_sim("mujoco", image_size=goal.readout.image_size)
     try:
-        task = make_task("pick-and-place", protocol="near-cube")  # its three images, without the pre-grasp
+        from vjepa_ac.models import world_model_camera
+
+        # Its three images, without the pre-grasp, through the camera the model was trained on.
+        task = make_task("pick-and-place", protocol="near-cube", camera=world_model_camera())
         for seed in (90000, 90001):
             _, setup = task.setup(sim, seed)
             first, held, placed = (goal.closedness(image) for image in setup.goal_images)

@@ -15,7 +15,7 @@ from vjepa_ac.evaluation import make_task, run_episode
 from vjepa_ac.evaluation.episode_runner import run_policy_episode
 from vjepa_ac.evaluation.policies import BlindPolicy
 from vjepa_ac.evaluation.provenance import seed_range
-from vjepa_ac.models import CheckpointError, load_world_model
+from vjepa_ac.models import CheckpointError, load_world_model, world_model_camera
 from vjepa_ac.planning import CEMConfig, CEMPlanner, GoalImageController
 from vjepa_ac.planning.goal_gripper import GoalGripper
 from vjepa_ac.simulation import make_sim
@@ -74,7 +74,7 @@ def _run(world_model, sim, task_name, seeds):
     # The shipped settings, as vjepa-ac-eval and the nodes: anchored energy, the gripper readout on each goal.
     controller = GoalImageController(world_model, CEMPlanner(world_model, CEMConfig()),
                                      GoalGripper.for_model())
-    task = make_task(task_name, protocol=PROTOCOL)
+    task = make_task(task_name, protocol=PROTOCOL, camera=world_model_camera())
     return [run_episode(sim, controller, task, seed) for seed in seeds]
 
 
@@ -99,7 +99,7 @@ def test_seeds_are_development_seeds_and_floors_guard_the_targets():
 def test_blind_policy_fails_the_slice(sim, task_name):
     """The slice is one a policy without camera or goal images fails, so passing it needs the world model."""
     seeds, needed, actions = SLICES[task_name]
-    task = make_task(task_name, protocol=PROTOCOL)
+    task = make_task(task_name, protocol=PROTOCOL, camera=world_model_camera())
     records = [run_policy_episode(sim, BlindPolicy(), task, seed) for seed in seeds]
     assert all(r.actions_executed == actions for r in records)
     successes = sum(r.success for r in records)

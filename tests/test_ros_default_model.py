@@ -43,8 +43,9 @@ def test_default_config_reads_the_goal_gripper_and_plans_toward_it():
 
     with make_sim("mujoco", image_size=128) as sim:
         from vjepa_ac.evaluation.tasks import make_task
+        from vjepa_ac.models import world_model_camera
 
-        _, setup = make_task("grasp").setup(sim, 90000)
+        _, setup = make_task("grasp", camera=world_model_camera()).setup(sim, 90000)
     lifted = setup.goal_images[-1]  # the cube lifted in the closed hand
     assert load_gripper_readout(EMBEDDED_MODEL_DIR).goal_closedness(lifted) == 1.0
     params = {"checkpoint": "", "samples": 64, "iterations": 3, "top_k": 8, "rate_hz": 2.0, "max_sensor_age_s": 2.0,
