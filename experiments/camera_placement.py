@@ -5,8 +5,8 @@ For each candidate camera and engine, over training-range seeds (< 100000) at `-
 - **hand-close pixels**: pixels changed when the open hand closes around the cube
   (`gripper_pixel_visibility.hand_close_pixels`; a camera's upper bound on seeing a grasp);
 - **goals in view**: the fraction of sampled reach goals (`vjepa_ac.simulation.goals.sample_reach_goal`, as the
-  reach task draws them, from the home start and from the protocol v2 start) and of the 8 workspace-box corners
-  whose end effector (TCP) projects inside the image;
+  reach task draws them, from the home start and from the protocol v2 start) whose whole hand, its TCP and its top
+  12 cm above it, projects inside the image, and of the 8 workspace-box corners whose TCP does;
 - **cube visible**: the cube's centre projects inside the image and, at the pre-grasp pose (near-cube start, open
   hand 6-12 cm above the table over the cube), at least half of the cube's pixels stay visible (pixels changed by
   removing the cube, against the same count with the arm raised out of the way).
@@ -48,7 +48,13 @@ CANDIDATES = {
     "front_near": sl.CameraSpec(position=(1.10, 0.0, 0.40), lookat=(0.48, 0.0, 0.18), fovy=60.0),
     "front_low_wide": sl.CameraSpec(position=(1.15, 0.0, 0.32), lookat=(0.48, 0.0, 0.20), fovy=62.0),
     "front_mid_near": sl.CameraSpec(position=(1.15, 0.0, 0.42), lookat=(0.48, 0.0, 0.20), fovy=60.0),
+    # Higher frontal poses: the first droid pose cut off the hand at protocol v2's high starts and goals.
+    "front_high": sl.CameraSpec(position=(1.25, 0.0, 0.60), lookat=(0.48, 0.0, 0.22), fovy=55.0),
+    "front_high_wide": sl.CameraSpec(position=(1.25, 0.0, 0.55), lookat=(0.48, 0.0, 0.22), fovy=62.0),
+    "front_mid_up": sl.CameraSpec(position=(1.25, 0.0, 0.45), lookat=(0.48, 0.0, 0.26), fovy=60.0),
+    "front_high_far": sl.CameraSpec(position=(1.40, 0.0, 0.65), lookat=(0.48, 0.0, 0.20), fovy=50.0),
 }
+HAND_TOP = np.array([0.0, 0.0, 0.12])  # the top of the hand (its flange) above the TCP
 HIDDEN = np.array([0.0, 0.0, -3.0, 1.0, 0.0, 0.0, 0.0])  # under the floor: the cube removed from the frame
 RAISED = np.array([0.30, 0.0, 0.55, np.pi, 0.0, 0.0, 0.0])  # the hand up and back, off the cube
 STARTS = {"home": {}, "away": {"start_away_from_cube": True}}
@@ -83,8 +89,10 @@ def reach_goals_in_view(sim, seed: int, camera: str, goals_per_start: int) -> li
     for start in STARTS.values():
         obs = sim.reset(seed, {**start, "camera": camera})
         rng = np.random.default_rng([seed, 1])  # the reach task's stream: its first goal is the task's goal
-        points = [obs.ee_state[:3]] + [sample_reach_goal(sim, rng)[:3] for _ in range(goals_per_start)]
-        seen += inside(sim.layout.camera.project(np.array(points), sim.image_size), sim.image_size).tolist()
+        points = np.array([obs.ee_state[:3]] + [sample_reach_goal(sim, rng)[:3] for _ in range(goals_per_start)])
+        # In view: the TCP and the top of the hand, so the whole hand is framed.
+        tcp, top = (inside(sim.layout.camera.project(p, sim.image_size), sim.image_size) for p in (points, points + HAND_TOP))
+        seen += (tcp & top).tolist()
     return seen
 
 

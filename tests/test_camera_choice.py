@@ -59,6 +59,26 @@ def test_droid_camera_differs_is_reproducible_and_sees_more_of_the_grasp(engine)
         sim.close()
 
 
+def test_droid_camera_frames_the_whole_hand_at_every_v2_start_and_reach_goal():
+    """The first droid aim (0.18 m) cut off the top of the hand at high goals, and the model trained on it moved
+    away from them; the hand's top (12 cm above the TCP) and its TCP stay inside the image (the first aim: top
+    of the hand 13.8 px above the image at worst)."""
+    sim = make_sim("mujoco", image_size=128)
+    points = []
+    try:
+        for seed in range(100000, 100040):  # development seeds: the reach task's goal stream
+            obs = sim.reset(seed, {"start_away_from_cube": True})
+            rng = np.random.default_rng([seed, 1])
+            points += [obs.ee_state[:3]] + [sample_reach_goal(sim, rng)[:3] for _ in range(3)]
+    finally:
+        sim.close()
+    points = np.array(points)
+    spec = sl.CAMERAS["droid"]
+    tcp, top = spec.project(points, 128), spec.project(points + [0.0, 0.0, 0.12], 128)
+    assert top[:, 1].min() > 4 and tcp[:, 1].max() < 124  # every hand inside, top to bottom
+    assert tcp[:, 0].min() > 4 and tcp[:, 0].max() < 129  # across: one goal of 160 sits on the right edge
+
+
 def test_projection_matches_the_render():
     """CameraSpec.project (the placement script's "in view") puts the cube where MuJoCo draws it."""
     sim = make_sim("mujoco", image_size=128)

@@ -108,8 +108,9 @@ class CameraSpec:
 CAMERAS = {
     "default": CameraSpec(),
     # In front of the robot, 0.45 m above the table, 0.77 m from the workspace centre: the fingers close across
-    # its view, and every reach goal stays inside it.
-    "droid": CameraSpec(position=(1.25, 0.0, 0.45), lookat=(0.48, 0.0, 0.18), fovy=55.0),
+    # its view, and the whole hand stays inside it at every reach goal and protocol v2 start (aimed at 0.26 m,
+    # not 0.18: the lower aim cut off the hand at high goals, where the first model trained on it failed).
+    "droid": CameraSpec(position=(1.25, 0.0, 0.45), lookat=(0.48, 0.0, 0.26), fovy=60.0),
 }
 
 
