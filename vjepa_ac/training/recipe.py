@@ -1,14 +1,16 @@
 """The recipe of the shipped embedded model (`vjepa-ac-train-embedded`) and the code that runs it.
 
 Stages (each resumable, each skipped when its output exists):
-  1. collect   MuJoCo episodes (seeds < 100000): planner-like random exploration + expert demonstrations
+  1. collect   MuJoCo and PyBullet episodes (seeds < 100000) under randomised appearance, through the droid
+               camera: planner-like random exploration (with yaw) + expert demonstrations + grasp play
   2. pretrain  small RoPE ViT encoder with the V-JEPA mask-denoising objective
   3. predictor V-JEPA 2-AC post-training on the frozen encoder (teacher forcing + 2-step rollout L1)
   4. readout   the goal-image gripper readout (a small CNN on the same episodes)
   5. package   our safetensors format + training metadata, with the readout next to it
                (model card: docs/embedded_model.md)
 
-`Recipe()` is the recipe of the shipped model; smaller steps and episode counts exist for smoke tests.
+`Recipe()` is the recipe of the shipped model (v2); `CollectStage.first_model()` is the first model's
+collection. Smaller steps and episode counts exist for smoke tests.
 Each training stage runs its command (`vjepa-ac-pretrain-encoder`, `vjepa-ac-train-predictor`,
 `vjepa-ac-train-gripper-readout`) with the stage's fields as flags, so a stage is reproducible by hand.
 """
