@@ -38,6 +38,7 @@ def main(argv=None) -> int:
                    help="default: bench/results/embedded_energy_landscapes[_pybullet].json")
     args = p.parse_args(argv)
     suffix = "" if args.engine == "mujoco" else f"_{args.engine}"
+    args.out.mkdir(parents=True, exist_ok=True)
     args.json = args.json or Path(f"bench/results/embedded_energy_landscapes{suffix}.json")
     torch.manual_seed(0)
     world_model = load_world_model(args.checkpoint)
