@@ -122,3 +122,22 @@ def test_an_episode_starts_either_near_the_cube_or_away_from_it():
         assert record["start_away_from_cube"] and 0.12 <= np.linalg.norm(states[0, :2] - cube[:2]) <= 0.25
     finally:
         sim.close()
+
+
+def test_the_first_recipe_is_the_one_the_shipped_model_records():
+    import json
+
+    from vjepa_ac.cli.train_embedded import build_parser, recipe_from_args
+    from vjepa_ac.models.checkpoints import EMBEDDED_MODEL_DIR
+
+    shipped = json.loads((EMBEDDED_MODEL_DIR / "config.json").read_text())["metadata"]
+    recipe = recipe_from_args(build_parser().parse_args(["--recipe", "first"]))
+    assert recipe.pretrain.flags() == shipped["pretrain_args"]
+    recorded = shipped["predictor_args"]
+    flags = recipe.predictor.flags()
+    assert flags[::2] == recorded[::2] and [float(v) for v in flags[1::2]] == [float(v) for v in recorded[1::2]]
+    plan = recipe.collect.plan()
+    assert len(plan) == shipped["data"]["episodes"] and sum(p.start_near_cube for p in plan) == shipped["data"]["near_cube_starts"]
+    assert sum(p.close_while_lifting for p in plan) == shipped["data"]["close_while_lifting"]
+    v2 = recipe_from_args(build_parser().parse_args([]))
+    assert v2.collect.engines == ("mujoco", "pybullet") and v2.collect.camera == "droid"
