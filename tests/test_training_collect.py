@@ -141,3 +141,4 @@ def test_the_first_recipe_is_the_one_the_shipped_model_records():
     assert sum(p.close_while_lifting for p in plan) == shipped["data"]["close_while_lifting"]
     v2 = recipe_from_args(build_parser().parse_args([]))
     assert v2.collect.engines == ("mujoco", "pybullet") and v2.collect.camera == "droid"
+

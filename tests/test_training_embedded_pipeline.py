@@ -1,6 +1,7 @@
 """`vjepa-ac-train-embedded` end to end at toy size: collect -> pretrain -> predictor -> readout -> package."""
 
 import json
+from pathlib import Path
 
 import torch
 
@@ -11,8 +12,9 @@ from vjepa_ac.training.data.episodes import load_cube_positions, load_episode
 from vjepa_ac.training.recipe import Recipe
 
 
-def test_one_command_reproduces_a_loadable_embedded_model(tmp_path):
-    work, destination = tmp_path / "work", tmp_path / "model"
+def test_one_command_reproduces_a_loadable_embedded_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative --work, as the command's default is
+    work, destination = Path("work"), tmp_path / "model"
     argv = ["--work", str(work), "--destination", str(destination), "--explore-episodes", "2",
             "--mixed-episodes", "1", "--grasp-play-episodes", "1",
             "--pretrain-steps", "3", "--ema-momentum", "0.99", "0.995",

@@ -214,8 +214,9 @@ def collect(out: Path, stage: CollectStage, camera_size: int, workers: int = 1) 
     out.mkdir(parents=True, exist_ok=True)
     plan = stage.plan()
     started = time.perf_counter()
-    jobs = [(engine, [p for p in plan if p.engine == engine][i::max(1, workers)])
-            for engine in stage.engines for i in range(max(1, workers))]
+    shards = max(1, workers)
+    per_engine = {engine: [p for p in plan if p.engine == engine] for engine in stage.engines}
+    jobs = [(engine, episodes[i::shards]) for engine, episodes in per_engine.items() for i in range(shards)]
     if workers <= 1:
         frames_total = sum(_collect_shard(out, engine, camera_size, shard, stage) for engine, shard in jobs)
     else:
@@ -284,7 +285,8 @@ def train_readout(work: Path, stage: ReadoutStage) -> Path:
 
 
 def _portable_paths(value, work: Path):
-    """`value` (parsed JSON) with every absolute path made relative to the work directory (else its name)."""
+    """`value` (parsed JSON) with every absolute path made relative to the (absolute) work directory, else its
+    name."""
     if isinstance(value, dict):
         return {k: _portable_paths(v, work) for k, v in value.items()}
     if isinstance(value, list):
@@ -320,7 +322,8 @@ def package(work: Path, checkpoint: Path, destination: Path, recipe: Recipe) -> 
         load_gripper_readout(readout, required=True)  # a torn file fails here, not in the planner
         metadata["gripper_readout"] = GRIPPER_READOUT_FILE
     # Shipped files name no path of the machine that trained them (the inherited metadata holds such paths too).
-    save_world_model(world_model, destination, metadata=_portable_paths({**world_model.metadata, **metadata}, work))
+    save_world_model(world_model, destination, metadata=_portable_paths({**world_model.metadata, **metadata},
+                                                                           work.resolve()))  # --work may be relative
     if readout.is_file():
         shutil.copyfile(readout, destination / GRIPPER_READOUT_FILE)
     return destination
