@@ -176,8 +176,11 @@ def main(argv=None) -> int:
     print(table)
     print(f"pick: {chosen}; scene_layout.CAMERAS['droid'] is {droid}")
     if args.json is not None:
+        from vjepa_ac.evaluation.provenance import git_state
+
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"seeds": seeds, "camera_size": args.camera_size, "threshold": args.threshold,
+        args.json.write_text(json.dumps({"provenance": git_state(), "seeds": seeds, "camera_size": args.camera_size,
+                                         "threshold": args.threshold,
                                          "goals_per_start": args.goals_per_start, "chosen": chosen,
                                          "droid_is": droid, "results": results}, indent=1) + "\n")
     if args.markdown is not None:
