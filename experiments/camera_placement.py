@@ -11,8 +11,12 @@ For each candidate camera and engine, over training-range seeds (< 100000) at `-
   hand 6-12 cm above the table over the cube), at least half of the cube's pixels stay visible (pixels changed by
   removing the cube, against the same count with the arm raised out of the way).
 
+- **px/cm x, y, z**: the median image motion of the TCP per cm along each world axis, over those starts and goals
+  (the planner needs all three; a camera in front of the robot sees motion towards it only as a small shift).
+
 The pick: among candidates that keep every reach goal in view and the cube visible on every seed in both engines,
-the one with the most hand-close pixels (mean over both engines). `scene_layout.CAMERAS["droid"]` is that pick.
+and see every axis at least 0.8x as well as the first model's camera does its worst, the one with the most
+hand-close pixels (mean over both engines). `scene_layout.CAMERAS["droid"]` is that pick.
 
     .venv/bin/python experiments/camera_placement.py --seeds 8 --json out/camera_placement.json --markdown out/camera_placement.md
 """
@@ -53,7 +57,16 @@ CANDIDATES = {
     "front_high_wide": sl.CameraSpec(position=(1.25, 0.0, 0.55), lookat=(0.48, 0.0, 0.22), fovy=62.0),
     "front_mid_up": sl.CameraSpec(position=(1.25, 0.0, 0.45), lookat=(0.48, 0.0, 0.26), fovy=60.0),
     "front_high_far": sl.CameraSpec(position=(1.40, 0.0, 0.65), lookat=(0.48, 0.0, 0.20), fovy=50.0),
+    # Higher and further round to the robot's left: a frontal camera sees motion along x (towards it) only as a
+    # small vertical shift; the model trained through front_mid_up misplaced its energy minimum along x.
+    "left_30_high": sl.CameraSpec(position=(1.20, 0.45, 0.55), lookat=(0.48, 0.0, 0.24), fovy=60.0),
+    "left_40_high": sl.CameraSpec(position=(1.10, 0.55, 0.55), lookat=(0.48, 0.0, 0.24), fovy=60.0),
+    "left_45_high": sl.CameraSpec(position=(1.05, 0.65, 0.55), lookat=(0.48, 0.0, 0.24), fovy=60.0),
+    "left_30_top": sl.CameraSpec(position=(1.15, 0.45, 0.65), lookat=(0.48, 0.0, 0.22), fovy=60.0),
 }
+# The least image motion per cm along any axis the pick accepts, as a share of the first model's camera's: the
+# planner must see the hand move towards the camera as well as across it.
+MIN_AXIS_SHARE = 0.8
 HAND_TOP = np.array([0.0, 0.0, 0.12])  # the top of the hand (its flange) above the TCP
 HIDDEN = np.array([0.0, 0.0, -3.0, 1.0, 0.0, 0.0, 0.0])  # under the floor: the cube removed from the frame
 RAISED = np.array([0.30, 0.0, 0.55, np.pi, 0.0, 0.0, 0.0])  # the hand up and back, off the cube
@@ -82,10 +95,18 @@ def cube_visibility(sim, seed: int, camera: str, threshold: int) -> dict:
             "visible_fraction": fraction, "visible": centre_inside and fraction >= 0.5}
 
 
-def reach_goals_in_view(sim, seed: int, camera: str, goals_per_start: int) -> list[bool]:
+def axis_px_per_cm(spec: sl.CameraSpec, points: np.ndarray, size: int) -> list[float]:
+    """Median image motion (pixels) of the TCP per cm along world x, y and z, over `points`."""
+    base = spec.project(points, size)
+    return [float(np.nanmedian(np.linalg.norm(spec.project(points + 0.01 * np.eye(3)[axis], size) - base, axis=1)))
+            for axis in range(3)]
+
+
+def reach_goals_in_view(sim, seed: int, camera: str, goals_per_start: int) -> tuple[list[bool], np.ndarray]:
+    """Whether each sampled start and reach goal frames the whole hand, and their TCP positions."""
     from vjepa_ac.simulation.goals import sample_reach_goal
 
-    seen = []
+    seen, tcps = [], []
     for start in STARTS.values():
         obs = sim.reset(seed, {**start, "camera": camera})
         rng = np.random.default_rng([seed, 1])  # the reach task's stream: its first goal is the task's goal
@@ -93,7 +114,8 @@ def reach_goals_in_view(sim, seed: int, camera: str, goals_per_start: int) -> li
         # In view: the TCP and the top of the hand, so the whole hand is framed.
         tcp, top = (inside(sim.layout.camera.project(p, sim.image_size), sim.image_size) for p in (points, points + HAND_TOP))
         seen += (tcp & top).tolist()
-    return seen
+        tcps.append(points)
+    return seen, np.concatenate(tcps)
 
 
 def measure(engine: str, cameras: list[str], seeds: list[int], size: int, threshold: int,
@@ -107,8 +129,11 @@ def measure(engine: str, cameras: list[str], seeds: list[int], size: int, thresh
             started = time.perf_counter()
             close = [hand_close_pixels(sim, seed, camera, threshold) for seed in seeds]
             cube = [cube_visibility(sim, seed, camera, threshold) for seed in seeds]
-            goals = [g for seed in seeds for g in reach_goals_in_view(sim, seed, camera, goals_per_start)]
+            views = [reach_goals_in_view(sim, seed, camera, goals_per_start) for seed in seeds]
+            goals = [g for seen, _ in views for g in seen]
+            axes = axis_px_per_cm(sl.CAMERAS[camera], np.concatenate([p for _, p in views]), size)
             results[camera] = {
+                "axis_px_per_cm": axes, "worst_axis_px_per_cm": min(axes),
                 "hand_close_px": close, "hand_close_px_mean": float(np.mean(close)),
                 "reach_goals_in_view": float(np.mean(goals)), "reach_goals": len(goals),
                 "corners_in_view": corners_in_view(sl.CAMERAS[camera], sim.workspace_bounds, size),
@@ -117,7 +142,7 @@ def measure(engine: str, cameras: list[str], seeds: list[int], size: int, thresh
                 "cube_visible_fraction_min": float(np.min([c["visible_fraction"] for c in cube])),
                 "cube": cube, "seconds": round(time.perf_counter() - started, 1)}
             print(f"{engine} {camera}: {results[camera]['hand_close_px_mean']:.1f} px, goals "
-                  f"{results[camera]['reach_goals_in_view']:.0%}, corners {results[camera]['corners_in_view']:.0%}, "
+                  f"{results[camera]['reach_goals_in_view']:.0%}, axes {np.round(axes, 2).tolist()} px/cm, corners {results[camera]['corners_in_view']:.0%}, "
                   f"cube {results[camera]['cube_visible_seeds']}/{len(seeds)}", file=sys.stderr)
     finally:
         sim.close()
@@ -125,11 +150,13 @@ def measure(engine: str, cameras: list[str], seeds: list[int], size: int, thresh
 
 
 def pick(results: dict, n_seeds: int) -> str | None:
-    """Every reach goal in view and the cube visible on every seed in every engine; then most hand-close pixels."""
+    """Every reach goal in view, the cube visible on every seed in every engine, and every axis seen at least
+    MIN_AXIS_SHARE as well as by the first model's camera; then most hand-close pixels."""
     engines = list(results)
+    floor = MIN_AXIS_SHARE * results[engines[0]]["default"]["worst_axis_px_per_cm"]
     ok = [c for c in results[engines[0]] if c != "default" and all(
         results[e][c]["reach_goals_in_view"] == 1.0 and results[e][c]["cube_visible_seeds"] == n_seeds
-        for e in engines)]
+        and results[e][c]["worst_axis_px_per_cm"] >= floor for e in engines)]
     return max(ok, key=lambda c: np.mean([results[e][c]["hand_close_px_mean"] for e in engines]), default=None)
 
 
@@ -137,8 +164,8 @@ def markdown(results: dict, chosen: str | None, size: int) -> str:
     engines = list(results)
     head = ["camera", "position", "look-at", "fovy"] + [f"{what} ({e})" for e in engines for what in
                                                      ("hand-close px", "cube visible")]
-    rows = ["| " + " | ".join(head + ["reach goals in view", "corners in view"]) + " |",
-            "|" + " --- |" * (len(head) + 2)]
+    rows = ["| " + " | ".join(head + ["reach goals in view", "px/cm x, y, z", "corners in view"]) + " |",
+            "|" + " --- |" * (len(head) + 3)]
     for camera in results[engines[0]]:
         spec = sl.CAMERAS[camera]
         name = f"**{camera}** (chosen: `droid`)" if camera == chosen else camera
@@ -149,7 +176,8 @@ def markdown(results: dict, chosen: str | None, size: int) -> str:
             cells += [f"{r['hand_close_px_mean']:.1f} ({r['hand_close_px_mean'] / size**2:.2%})",
                       f"{r['cube_visible_seeds']}/{n} ({r['cube_visible_fraction_mean']:.0%})"]
         goals = min(results[e][camera]["reach_goals_in_view"] for e in engines)
-        cells += [f"{goals:.0%}", f"{results[engines[0]][camera]['corners_in_view']:.0%}"]
+        axes = ", ".join(f"{a:.2f}" for a in results[engines[0]][camera]["axis_px_per_cm"])
+        cells += [f"{goals:.0%}", axes, f"{results[engines[0]][camera]['corners_in_view']:.0%}"]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

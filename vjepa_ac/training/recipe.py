@@ -58,6 +58,9 @@ class CollectStage:
     # in front of the robot, where closing the hand changes 2.4x the pixels of the first model's camera).
     appearance: str = "train"
     camera: str = "droid"
+    # Every n-th episode of each kind keeps the fixed default look that evaluations render by default (0: none);
+    # without it the default looks (black MuJoCo sky, white PyBullet sky) lay outside every training look.
+    default_look_every: int = 4
     # Starts: True adds protocol v2's (hand 20-35 cm high, 12-25 cm from the cube) to home and near-cube ones.
     away_starts: bool = True
 
@@ -66,6 +69,11 @@ class CollectStage:
         if not self.exploration_yaw_range:
             return self.exploration
         return dataclasses.replace(self.exploration, yaw_range=self.exploration_yaw_range)
+
+    def _look(self, i: int) -> str | None:
+        """The i-th episode's appearance when it is not the collection's (None: the collection's)."""
+        every = self.default_look_every
+        return "default" if every and self.appearance != "default" and i % every == every - 1 else None
 
     def _start(self, i: int, near_in_v1: bool) -> tuple[bool, bool]:
         """(near the cube, away from it) of the i-th episode of a kind; without away starts, `near_in_v1`."""
@@ -85,15 +93,15 @@ class CollectStage:
         for engine in self.engines:
             for i, s in enumerate(check_training_seeds(first, self.explore_episodes)):
                 near, away = self._start(i, i % 2 == 1)
-                plan.append(EpisodeSpec(s, "explore", self.explore_steps, near, False, away, engine))
+                plan.append(EpisodeSpec(s, "explore", self.explore_steps, near, False, away, engine, self._look(i)))
             first += self.explore_episodes
             for i, s in enumerate(check_training_seeds(first, self.mixed_episodes)):
                 near, away = self._start(i, i % 5 < 3)
-                plan.append(EpisodeSpec(s, "mixed", self.mixed_steps, near, i % 2 == 0, away, engine))
+                plan.append(EpisodeSpec(s, "mixed", self.mixed_steps, near, i % 2 == 0, away, engine, self._look(i)))
             first += self.mixed_episodes
             if self.grasp_play_episodes:
-                plan += [EpisodeSpec(s, "grasp_play", self.grasp_play_steps, True, False, False, engine)
-                         for s in check_training_seeds(first, self.grasp_play_episodes)]
+                plan += [EpisodeSpec(s, "grasp_play", self.grasp_play_steps, True, False, False, engine, self._look(i))
+                         for i, s in enumerate(check_training_seeds(first, self.grasp_play_episodes))]
                 first += self.grasp_play_episodes
         return plan
 
@@ -101,7 +109,7 @@ class CollectStage:
     def first_model(cls) -> CollectStage:
         """The collection of the first embedded model (MuJoCo only, fixed look, default camera, no yaw)."""
         return cls(exploration_yaw_range=0.0, engines=("mujoco",), appearance="default", camera="default",
-                   away_starts=False)
+                   away_starts=False, default_look_every=0)
 
 
 @dataclass(frozen=True)
@@ -231,6 +239,7 @@ def collect(out: Path, stage: CollectStage, camera_size: int, workers: int = 1) 
                "near_cube_starts": sum(p.start_near_cube for p in plan),
                "away_starts": sum(p.start_away_from_cube for p in plan),
                "close_while_lifting": sum(p.close_while_lifting for p in plan),
+               "default_look_episodes": sum(p.appearance == "default" for p in plan),
                "exploration": dataclasses.asdict(stage.exploration_config()),
                "seeds": [stage.first_seed, stage.first_seed + len(plan) - 1],
                "camera_size": camera_size, "workers": workers,

@@ -174,6 +174,7 @@ class EpisodeSpec(NamedTuple):
     close_while_lifting: bool = False
     start_away_from_cube: bool = False
     engine: str | None = None  # None: the collection's engine
+    appearance: str | None = None  # None: the collection's appearance
 
 
 def collect_episodes(out: str | Path, engine: str, image_size: int, plan: Iterable[EpisodeSpec],
@@ -202,7 +203,7 @@ def collect_episodes(out: str | Path, engine: str, image_size: int, plan: Iterab
             frames, states, record = record_episode(sim, spec.seed, spec.kind, spec.steps, exploration,
                                                      start_near_cube=spec.start_near_cube,
                                                      close_while_lifting=spec.close_while_lifting,
-                                                     appearance=appearance, camera=camera,
+                                                     appearance=spec.appearance or appearance, camera=camera,
                                                      start_away_from_cube=spec.start_away_from_cube)
             save_episode(path, frames, states, seed=spec.seed, engine=engine, cube_positions=record.pop("cube_positions"))
             records.append({**record, "file": path.name})
