@@ -1,6 +1,6 @@
 """TaskOptions.camera (issue 19 item 2): "default" is the shipped model's camera (byte-identical frames:
-tests/test_appearance.py), "droid" the next model's, the same pose in both engines, reproducible, and closing the
-hand changes more of its pixels (experiments/camera_placement.py measured the choice)."""
+tests/test_appearance.py), "droid" the next model's, the same pose in both engines, reproducible; it sees the hand move along every axis
+and the fingers close at least as well as the first camera (experiments/camera_placement.py measured the choice)."""
 
 import importlib.util
 from pathlib import Path
@@ -34,7 +34,7 @@ def test_options_know_the_cameras():
 
 
 @pytest.mark.parametrize("engine", ["mujoco", "pybullet"])
-def test_droid_camera_differs_is_reproducible_and_sees_more_of_the_grasp(engine):
+def test_droid_camera_differs_is_reproducible_and_sees_the_grasp(engine):
     visibility = _visibility()
     sim = make_sim(engine, image_size=128)
     try:
@@ -49,9 +49,9 @@ def test_droid_camera_differs_is_reproducible_and_sees_more_of_the_grasp(engine)
         goal = sample_reach_goal(sim, np.random.default_rng([7, 1]))  # the goal projects where the hand shows
         u, v = sim.layout.camera.project(goal[:3], 128)[0]
         assert 0 <= u < 128 and 0 <= v < 128
-        for seed in (0, 3):  # training-range seeds (experiments/camera_placement.py: 18 against 43 on 0-9)
-            assert (visibility.hand_close_pixels(sim, seed, "droid")
-                    > visibility.hand_close_pixels(sim, seed, "default") + 5)
+        seeds = range(6)  # training-range seeds (experiments/camera_placement.py, 0-9: 19.8 against 18.4 px)
+        droid_px = sum(visibility.hand_close_pixels(sim, seed, "droid") for seed in seeds)
+        assert droid_px >= sum(visibility.hand_close_pixels(sim, seed, "default") for seed in seeds)
         sim.reset(100000)  # and back: the default camera again (its digests are in tests/test_appearance.py)
         np.testing.assert_allclose(sim.camera_pose()[0], sl.CAMERAS["default"].position)
         assert sim.camera_intrinsics()[0] == pytest.approx(0.5 * 128 / np.tan(np.deg2rad(50.0) / 2))
@@ -63,20 +63,42 @@ def test_droid_camera_frames_the_whole_hand_at_every_v2_start_and_reach_goal():
     """The first droid aim (0.18 m) cut off the top of the hand at high goals, and the model trained on it moved
     away from them; the hand's top (12 cm above the TCP) and its TCP stay inside the image (the first aim: top
     of the hand 13.8 px above the image at worst)."""
+    points = _v2_hand_positions(100000, 40)  # development seeds
+    spec = sl.CAMERAS["droid"]
+    tcp, top = spec.project(points, 128), spec.project(points + [0.0, 0.0, 0.12], 128)
+    assert top[:, 1].min() > 4 and tcp[:, 1].max() < 124  # every hand inside, top to bottom
+    assert tcp[:, 0].min() > 4 and tcp[:, 0].max() < 129  # across: one goal of 160 sits on the right edge
+
+
+def _v2_hand_positions(first_seed: int, seeds: int) -> np.ndarray:
+    """TCPs of protocol v2 starts and three reach goals from each (the reach task's goal stream)."""
     sim = make_sim("mujoco", image_size=128)
     points = []
     try:
-        for seed in range(100000, 100040):  # development seeds: the reach task's goal stream
+        for seed in range(first_seed, first_seed + seeds):
             obs = sim.reset(seed, {"start_away_from_cube": True})
             rng = np.random.default_rng([seed, 1])
             points += [obs.ee_state[:3]] + [sample_reach_goal(sim, rng)[:3] for _ in range(3)]
     finally:
         sim.close()
-    points = np.array(points)
-    spec = sl.CAMERAS["droid"]
-    tcp, top = spec.project(points, 128), spec.project(points + [0.0, 0.0, 0.12], 128)
-    assert top[:, 1].min() > 4 and tcp[:, 1].max() < 124  # every hand inside, top to bottom
-    assert tcp[:, 0].min() > 4 and tcp[:, 0].max() < 129  # across: one goal of 160 sits on the right edge
+    return np.array(points)
+
+
+def test_droid_camera_sees_the_hand_move_along_every_axis():
+    """A camera straight in front of the robot sees motion towards it as a small vertical shift: the model trained
+    through the frontal droid pose (0.36 px/cm along x) put its energy minimum up to 10 cm off along x. The chosen
+    pose sees every axis at least 0.8x as well as the first camera sees its worst."""
+    points = _v2_hand_positions(100000, 20)
+
+    def px_per_cm(spec):
+        base = spec.project(points, 128)
+        return [np.median(np.linalg.norm(spec.project(points + 0.01 * np.eye(3)[axis], 128) - base, axis=1))
+                for axis in range(3)]
+
+    frontal = sl.CameraSpec(position=(1.25, 0.0, 0.45), lookat=(0.48, 0.0, 0.26), fovy=60.0)
+    floor = 0.8 * min(px_per_cm(sl.CAMERAS["default"]))
+    assert min(px_per_cm(sl.CAMERAS["droid"])) >= floor
+    assert px_per_cm(frontal)[0] < 0.5 * floor  # the check fails on the frontal pose
 
 
 def test_projection_matches_the_render():

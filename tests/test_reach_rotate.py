@@ -62,7 +62,11 @@ def test_rotation_distance_and_yaw_conventions():
 
 def test_cli_rotation_flag_and_task_default():
     args = build_parser().parse_args(["--task", "reach-rotate", "--rotation"])
-    assert planner_config(args).rotation_enabled
+    config = planner_config(args)
+    assert config.rotation_enabled and config.action_space().frozen == (False,) * 3 + (True, True, False, False)
+    assert oracle_space(None, True).frozen == config.action_space().frozen  # the baselines' bounds agree
+    args = build_parser().parse_args(["--task", "reach-rotate", "--rotation", "--tilt"])
+    assert not any(planner_config(args).action_space().frozen) and not any(oracle_space(None, True, True).frozen)
     args = build_parser().parse_args(["--task", "reach"])
     assert args.appearance == "default" and args.rotation is None
     assert not planner_config(args).rotation_enabled

@@ -142,3 +142,28 @@ def test_the_first_recipe_is_the_one_the_shipped_model_records():
     v2 = recipe_from_args(build_parser().parse_args([]))
     assert v2.collect.engines == ("mujoco", "pybullet") and v2.collect.camera == "droid"
 
+    assert all(p.appearance is None for p in plan)  # the first model saw only the default look
+
+
+def test_v2_plan_keeps_a_quarter_of_each_kind_in_the_default_look(tmp_path):
+    """Evaluations render the default look (black MuJoCo sky, white PyBullet sky), which no "train" draw
+    produces; every 4th episode of each kind and engine is recorded in it, and the collector honours it."""
+    from vjepa_ac.training.data.collect import EpisodeSpec, collect_episodes
+    from vjepa_ac.training.data.episodes import list_episode_files, load_episode
+    from vjepa_ac.training.data.exploration import ExplorationConfig
+    from vjepa_ac.training.recipe import CollectStage
+
+    plan = CollectStage().plan()
+    for engine in ("mujoco", "pybullet"):
+        for kind in ("explore", "mixed", "grasp_play"):
+            looks = [p.appearance for p in plan if p.engine == engine and p.kind == kind]
+            assert looks.count("default") == len(looks) // 4 and set(looks) == {None, "default"}
+    spec = EpisodeSpec(12, "explore", 1, appearance="default")
+    collect_episodes(tmp_path, "mujoco", 48, [spec], ExplorationConfig(), progress=False, appearance="train")
+    frame = load_episode(list_episode_files(tmp_path)[0]).frames[0]
+    sim = make_sim("mujoco", image_size=48)
+    try:
+        np.testing.assert_array_equal(frame, sim.reset(12).image)
+        assert np.abs(frame.astype(int) - sim.reset(12, {"appearance": "train"}).image.astype(int)).mean() > 5
+    finally:
+        sim.close()

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotation", action=argparse.BooleanOptionalAction, default=None,
                    help="plan rotations too (CEMConfig.rotation_enabled; the baselines' bounds as well); default: "
                         "on for reach-rotate, off otherwise")
+    p.add_argument("--tilt", action=argparse.BooleanOptionalAction, default=False,
+                   help="with rotation, also plan roll and pitch (default: yaw only, the tool stays pointing down)")
     p.add_argument("--budgets", default=None,
                    help="comma-separated actions per goal image, overriding the task's (e.g. 3 or 1,1,1); "
                         "for quick checks only: the documented criteria use the defaults")
@@ -86,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _tilt_frozen(args) -> tuple[str, ...] | None:
+    """Roll and pitch pinned when rotation is planned without --tilt; None (the settings' own) otherwise."""
+    from vjepa_ac.evaluation.greedy_oracle import TILT_DIMENSIONS
+
+    return TILT_DIMENSIONS if getattr(args, "rotation", None) and not getattr(args, "tilt", False) else None
+
+
 def planner_config(args) -> CEMConfig:
     """The settings named by --planner-settings, with every planner flag given on the command line applied."""
     base = CEMConfig.paper() if args.planner_settings == "paper" else CEMConfig()
@@ -93,7 +102,9 @@ def planner_config(args) -> CEMConfig:
                                    "horizon": args.horizon, "l1_radius": args.l1_radius,
                                    "anchor_to_observation": args.anchor_to_observation,
                                    "gripper_goal_weight": args.gripper_goal_weight,
-                                   "rotation_enabled": getattr(args, "rotation", None)}, base)
+                                   "rotation_enabled": getattr(args, "rotation", None),
+                                   "frozen_dimensions": _tilt_frozen(args)},
+                                  base)
 
 
 def summarize(task: str, engine: str, records: list, settings: dict, provenance: dict | None = None) -> dict:
@@ -169,7 +180,7 @@ def main(argv=None) -> int:
         args.camera_size = world_model_image_size(args.checkpoint or None)
     from vjepa_ac.evaluation.greedy_oracle import oracle_space
 
-    policy = make_policy(args.policy, controller, oracle_space(task, args.rotation))
+    policy = make_policy(args.policy, controller, oracle_space(task, args.rotation, args.tilt))
     provenance = {**git_state(), "model_files": model_hashes}
     sim = make_sim(args.engine, image_size=args.camera_size)
     records = []
@@ -191,7 +202,7 @@ def main(argv=None) -> int:
                 "planner": None if config is None else dataclasses.asdict(config),
                 "gripper_readout": None if goal_gripper is None else str(display_path(Path(goal_gripper.source))),
                 "readout_min_confidence": None if goal_gripper is None else goal_gripper.min_confidence,
-                "appearance": args.appearance, "camera": args.camera, "rotation": bool(args.rotation),
+                "appearance": args.appearance, "camera": args.camera, "rotation": bool(args.rotation), "tilt": bool(args.tilt),
                 "camera_size": args.camera_size, "first_seed": args.seed, "budgets": list(task.budgets),
                 "budgets_overridden": budgets is not None, "device": args.device,
                 "wall_seconds": time.time() - started}

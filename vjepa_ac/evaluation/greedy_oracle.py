@@ -34,10 +34,18 @@ def greedy_action(ee_state: np.ndarray, goal_pose: np.ndarray, space: ActionSpac
     return space.project(torch.tensor(error, dtype=torch.float64)).numpy()
 
 
-def oracle_space(task, rotation: bool | None = None) -> ActionSpace:
-    """The planner's default action bounds, rotation enabled where `rotation` (None: the task's default) says."""
+# Planned rotation turns the hand about the vertical only: every task keeps the tool pointing down, and the
+# embedded models' data turn it only so (CEM free in roll and pitch tilted the hand 30-66 deg on reach-rotate).
+TILT_DIMENSIONS = ("droll", "dpitch")
+
+
+def oracle_space(task, rotation: bool | None = None, tilt: bool = False) -> ActionSpace:
+    """The planner's default action bounds, rotation enabled where `rotation` (None: the task's default) says,
+    about the vertical only unless `tilt`."""
     rotation = getattr(task, "plans_rotation", False) if rotation is None else rotation
-    return ActionSpace.from_flags(rotation_enabled=True) if rotation else ActionSpace()
+    if not rotation:
+        return ActionSpace()
+    return ActionSpace.from_flags(rotation_enabled=True, frozen_dims=() if tilt else TILT_DIMENSIONS)
 
 
 def subgoal_ee_poses(setup) -> list[np.ndarray]:
