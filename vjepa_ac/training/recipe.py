@@ -55,7 +55,7 @@ class CollectStage:
     # One model for both renderers: the same plan is recorded in each engine, on its own seeds.
     engines: tuple[str, ...] = ("mujoco", "pybullet")
     # TaskOptions.appearance ("train": light, colours, backdrop, camera jitter per seed) and .camera ("droid":
-    # in front of the robot, where closing the hand changes 2.4x the pixels of the first model's camera).
+    # front left of the robot, where the hand's motion shows along every axis; scene_layout.CAMERAS).
     appearance: str = "train"
     camera: str = "droid"
     # Every n-th episode of each kind keeps the fixed default look that evaluations render by default (0: none);
