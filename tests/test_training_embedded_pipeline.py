@@ -31,6 +31,10 @@ def test_one_command_reproduces_a_loadable_embedded_model(tmp_path, monkeypatch)
     assert [load_episode(f).engine for f in files] == ["mujoco"] * 4 + ["pybullet"] * 4
 
     model = load_world_model(destination)
+    assert model.metadata["data"] == collection and collection["new_frames"] == sum(len(load_episode(f)) for f in files)
+    # Resumed, every stage is skipped and the record of the data is kept (it once became 0 frames in 3 s).
+    assert train_embedded.main(argv) == 0
+    assert json.loads((work / "episodes" / "collection_summary.json").read_text()) == collection
     # Nothing shipped names a path on the machine that trained it.
     shipped = (destination / "config.json").read_text()
     assert str(tmp_path) not in shipped and '"/' not in shipped

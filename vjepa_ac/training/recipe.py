@@ -244,7 +244,18 @@ def collect(out: Path, stage: CollectStage, camera_size: int, workers: int = 1) 
                "seeds": [stage.first_seed, stage.first_seed + len(plan) - 1],
                "camera_size": camera_size, "workers": workers,
                "new_frames": frames_total, "seconds": round(time.perf_counter() - started, 1)}
-    (out / "collection_summary.json").write_text(json.dumps(summary, indent=1))
+    # A resumed run adds to the summary of the data already there (its frames and time), so the packaged model's
+    # record describes the whole dataset, not the last invocation.
+    path = out / "collection_summary.json"
+    if path.is_file():
+        earlier = json.loads(path.read_text())
+        if {k: v for k, v in earlier.items() if k not in ("new_frames", "seconds", "workers")} == {
+                k: v for k, v in summary.items() if k not in ("new_frames", "seconds", "workers")}:
+            if not frames_total:  # nothing was missing: the record stands as it was
+                return earlier
+            summary["new_frames"] += earlier["new_frames"]
+            summary["seconds"] = round(summary["seconds"] + earlier["seconds"], 1)
+    path.write_text(json.dumps(summary, indent=1))
     return summary
 
 
