@@ -124,25 +124,31 @@ def test_an_episode_starts_either_near_the_cube_or_away_from_it():
         sim.close()
 
 
-def test_the_first_recipe_is_the_one_the_shipped_model_records():
+@pytest.mark.parametrize("name", ["v2", "first"])
+def test_each_recipe_is_the_one_its_model_records(name):
+    """`--recipe v2` (default) is the shipped model's recipe; `--recipe first` the first embedded model's, whose
+    config.json is kept in tests/data."""
     import json
+    from pathlib import Path
 
     from vjepa_ac.cli.train_embedded import build_parser, recipe_from_args
     from vjepa_ac.models.checkpoints import EMBEDDED_MODEL_DIR
 
-    shipped = json.loads((EMBEDDED_MODEL_DIR / "config.json").read_text())["metadata"]
-    recipe = recipe_from_args(build_parser().parse_args(["--recipe", "first"]))
-    assert recipe.pretrain.flags() == shipped["pretrain_args"]
-    recorded = shipped["predictor_args"]
-    flags = recipe.predictor.flags()
-    assert flags[::2] == recorded[::2] and [float(v) for v in flags[1::2]] == [float(v) for v in recorded[1::2]]
+    path = EMBEDDED_MODEL_DIR / "config.json" if name == "v2" else Path(__file__).parent / "data" / "first_model_config.json"
+    recorded = json.loads(path.read_text())["metadata"]
+    recipe = recipe_from_args(build_parser().parse_args([] if name == "v2" else ["--recipe", "first"]))
+    assert recipe.pretrain.flags() == recorded["pretrain_args"]
+    flags, args = recipe.predictor.flags(), recorded["predictor_args"]
+    assert flags[::2] == args[::2] and [float(v) for v in flags[1::2]] == [float(v) for v in args[1::2]]
     plan = recipe.collect.plan()
-    assert len(plan) == shipped["data"]["episodes"] and sum(p.start_near_cube for p in plan) == shipped["data"]["near_cube_starts"]
-    assert sum(p.close_while_lifting for p in plan) == shipped["data"]["close_while_lifting"]
-    v2 = recipe_from_args(build_parser().parse_args([]))
-    assert v2.collect.engines == ("mujoco", "pybullet") and v2.collect.camera == "droid"
-
-    assert all(p.appearance is None for p in plan)  # the first model saw only the default look
+    assert len(plan) == recorded["data"]["episodes"] and sum(p.start_near_cube for p in plan) == recorded["data"]["near_cube_starts"]
+    assert sum(p.close_while_lifting for p in plan) == recorded["data"]["close_while_lifting"]
+    assert recorded.get("camera", "default") == recipe.collect.camera
+    if name == "v2":
+        assert recipe.collect.engines == ("mujoco", "pybullet") and recorded["data"]["engines"] == ["mujoco", "pybullet"]
+        assert recorded["data"]["default_look_episodes"] == sum(p.appearance == "default" for p in plan)
+    else:
+        assert all(p.appearance is None for p in plan)  # the first model saw only the default look
 
 
 def test_v2_plan_keeps_a_quarter_of_each_kind_in_the_default_look(tmp_path):
