@@ -6,8 +6,9 @@
 Checks, each with its reasons:
 - axes: for steps of the episodes that moved at least --min-shift along x, y or z, the energy of one-step
   actions is swept along that axis (the other action dimensions at their true values); the minimum must
-  lie on the side of the true displacement. A wrong sign means the recorded frame or axis directions
-  differ from the model's (another base frame, a mirrored camera).
+  lie on the side of the true displacement. "wrong sign" (mostly on the other side) means the recorded frame or
+  axis directions differ from the model's (another base frame, a mirrored camera); "inconsistent" (mixed) that
+  the model does not see the scene well or another axis is wrong (the predictor reads the whole state).
 - Euler convention: recorded quaternions (episode_recorder stores them) against the 7-D states, read as
   "xyz" extrinsic radians and as the usual mistakes ("XYZ" intrinsic, degrees); without quaternions,
   angles beyond 2 pi mean degrees.
@@ -204,12 +205,17 @@ def check_axes(world_model, episodes, min_shift: float = 0.02, extent: float = 0
             entry["verdict"] = "not checked"
             result["reasons"].append(f"axis {name}: only {len(rows)} recorded moves of >= {min_shift * 100:.0f} cm "
                                      f"along {name}; record motion along every axis")
-        elif agree < min_agreement * len(rows):
+        elif agree <= (1 - min_agreement) * len(rows):  # mostly on the other side: this axis is flipped
             entry["verdict"] = "wrong sign"
             result["reasons"].append(
                 f"axis {name}: the energy minimum lies against the true move in {len(rows) - agree} of {len(rows)} "
-                f"moves: the recorded {name} direction differs from the model's (base frame? mirrored camera?) "
-                "or the model does not see this scene")
+                f"moves: the recorded {name} direction differs from the model's (base frame? mirrored camera?)")
+        elif agree < min_agreement * len(rows):  # mixed: the states disagree with the images somewhere
+            entry["verdict"] = "inconsistent"
+            result["reasons"].append(
+                f"axis {name}: the energy minimum lies on the true move's side in only {agree} of {len(rows)} moves: "
+                "the model does not see this scene well, or another axis is wrong (the predictor reads the whole "
+                "recorded state)")
         else:
             entry["verdict"] = "ok"
         result[name] = entry
