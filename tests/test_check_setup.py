@@ -91,7 +91,7 @@ def test_mirrored_axis_is_no_go(recorded, tmp_path):
     report = run_checks([rewrite(recorded, tmp_path / "mirrored", states=mirror_y)])
     assert report["verdict"] == "NO-GO"
     assert report["axes"]["y"]["verdict"] == "wrong sign", report["axes"]["y"]
-    # The predictor reads the whole state, so a flipped y also blurs x and z (the shipped model: 5 of 8 each);
+    # The predictor reads the whole state, so a flipped y can also blur x and z (model v2: 5 of 8 each);
     # only y is named as flipped.
     assert {report["axes"]["x"]["verdict"], report["axes"]["z"]["verdict"]} <= {"ok", "inconsistent"}
     assert any(r.startswith("axis y: the energy minimum lies against the true move") for r in report["reasons"])
