@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vjepa_ac.evaluation.provenance import git_state, model_file_hashes  # noqa: E402
+from vjepa_ac.evaluation.provenance import run_provenance  # noqa: E402
 from vjepa_ac.models import load_world_model, world_model_camera  # noqa: E402
 from vjepa_ac.planning.energy_landscape import energy_grid, plot_energy_grid  # noqa: E402
 from vjepa_ac.simulation import make_sim  # noqa: E402
@@ -72,10 +72,9 @@ def main(argv=None) -> int:
     finally:
         sim.close()
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    provenance = {**git_state(), "model_files": model_file_hashes(args.checkpoint)}
     args.json.write_text(json.dumps({"engine": args.engine, "camera": camera, "rows": rows,
                                      "max_argmin_error_m": max(r["argmin_error_m"] for r in rows),
-                                     "provenance": provenance}, indent=1))
+                                     "provenance": run_provenance(args.checkpoint)}, indent=1))
     return 0
 
 

@@ -99,9 +99,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     work = args.work or Path(tempfile.mkdtemp(prefix="own_robot_"))
     episodes = work / "episodes"
-    from vjepa_ac.evaluation.provenance import git_state, model_file_hashes
+    from vjepa_ac.evaluation.provenance import run_provenance
 
-    summary = {"provenance": {**git_state(), "model_files": model_file_hashes(None)}, "episodes": args.episodes, "steps_per_episode": args.steps, "rate_hz": args.rate_hz,
+    summary = {"provenance": run_provenance(None), "episodes": args.episodes, "steps_per_episode": args.steps, "rate_hz": args.rate_hz,
                "camera_size": args.camera_size,
                "stored_size": 128}
     attempts = []

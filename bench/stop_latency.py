@@ -165,9 +165,9 @@ def main(argv=None) -> int:
 
     rclpy.init()
     cases = args.cases.split(",")
-    from vjepa_ac.evaluation.provenance import git_state, model_file_hashes
+    from vjepa_ac.evaluation.provenance import run_provenance
 
-    results: dict = {"provenance": {**git_state(), "model_files": model_file_hashes(None)},
+    results: dict = {"provenance": run_provenance(None),
                      "planner_params": PLANNER_PARAMS, "code_root": str(args.code_root or "."),
                      "load_average_start": os.getloadavg()}
     rng = random.Random(SEED)

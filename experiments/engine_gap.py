@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vjepa_ac.evaluation.provenance import git_state, model_file_hashes  # noqa: E402
+from vjepa_ac.evaluation.provenance import run_provenance  # noqa: E402
 from vjepa_ac.models import load_world_model, world_model_camera  # noqa: E402
 from vjepa_ac.simulation import make_sim  # noqa: E402
 from vjepa_ac.simulation.goals import sample_reach_goal  # noqa: E402
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"camera": camera, "grid_m": GRID.tolist(), "results": results,
-                                         "provenance": {"git": git_state(), "models": model_file_hashes(args.model)}},
+                                         "provenance": run_provenance(args.model)},
                                         indent=1))
     return 0
 

@@ -193,9 +193,9 @@ def main(argv=None) -> int:
               f"{summary['predicted_open_margin_mean']:+.4f}); predicted energy / real energy after close-and-lift "
               f"{summary['predicted_over_real_energy']:.2f}")
     if args.json:
-        from vjepa_ac.evaluation.provenance import git_state, model_file_hashes
+        from vjepa_ac.evaluation.provenance import run_provenance
 
-        summary["provenance"] = {**git_state(), "model_files": model_file_hashes(args.model or args.encoder)}
+        summary["provenance"] = run_provenance(args.model or args.encoder)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=1))
     return 0

@@ -101,9 +101,9 @@ def _run(args) -> int:
           f"{result['prediction_shift_translation_zeroed']:.4f}; gripper column of the action embedding "
           f"{result['action_embedding_column_norms'][6]:.3f} (x: {result['action_embedding_column_norms'][0]:.3f})")
     if args.json is not None:
-        from vjepa_ac.evaluation.provenance import git_state, model_file_hashes
+        from vjepa_ac.evaluation.provenance import run_provenance
 
-        result["provenance"] = {**git_state(), "model_files": model_file_hashes(args.model)}
+        result["provenance"] = run_provenance(args.model)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
     return 0

@@ -15,12 +15,15 @@ from vjepa_ac.simulation.goals import sample_reach_goal
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _visibility():
-    spec = importlib.util.spec_from_file_location("gripper_pixel_visibility",
-                                                  ROOT / "experiments" / "gripper_pixel_visibility.py")
+def _experiment(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _visibility():
+    return _experiment("gripper_pixel_visibility")
 
 
 def test_options_know_the_cameras():
@@ -91,9 +94,7 @@ def test_droid_camera_sees_the_hand_move_along_every_axis():
     points = _v2_hand_positions(100000, 20)
 
     def px_per_cm(spec):
-        base = spec.project(points, 128)
-        return [np.median(np.linalg.norm(spec.project(points + 0.01 * np.eye(3)[axis], 128) - base, axis=1))
-                for axis in range(3)]
+        return _experiment("camera_placement").axis_px_per_cm(spec, points, 128)  # what the placement measures
 
     frontal = sl.CameraSpec(position=(1.25, 0.0, 0.45), lookat=(0.48, 0.0, 0.26), fovy=60.0)
     floor = 0.8 * min(px_per_cm(sl.CAMERAS["default"]))

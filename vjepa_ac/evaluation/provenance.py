@@ -86,6 +86,11 @@ def model_file_hashes(checkpoint: str | Path | None, readout_path: str | Path | 
     return {"model": model, "readout": readout}
 
 
+def run_provenance(checkpoint: str | Path | None, readout_path: str | Path | None = None) -> dict:
+    """What a result JSON records about its origin: `git_state()` plus the model files' hashes (`model_files`)."""
+    return {**git_state(), "model_files": model_file_hashes(checkpoint, readout_path)}
+
+
 def display_path(path: Path) -> Path:
     """Repository-relative where possible, so the JSON does not depend on where the checkout lives."""
     try:

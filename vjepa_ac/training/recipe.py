@@ -247,10 +247,11 @@ def collect(out: Path, stage: CollectStage, camera_size: int, workers: int = 1) 
     # A resumed run adds to the summary of the data already there (its frames and time), so the packaged model's
     # record describes the whole dataset, not the last invocation.
     path = out / "collection_summary.json"
+    run_fields = ("new_frames", "seconds", "workers")  # what differs between invocations on the same data
     if path.is_file():
         earlier = json.loads(path.read_text())
-        if {k: v for k, v in earlier.items() if k not in ("new_frames", "seconds", "workers")} == {
-                k: v for k, v in summary.items() if k not in ("new_frames", "seconds", "workers")}:
+        same_data = [{k: v for k, v in d.items() if k not in run_fields} for d in (earlier, summary)]
+        if same_data[0] == same_data[1]:
             if not frames_total:  # nothing was missing: the record stands as it was
                 return earlier
             summary["new_frames"] += earlier["new_frames"]
