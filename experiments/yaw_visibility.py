@@ -1,12 +1,15 @@
 """Can the world model see yaw? Encoder and predictor checked apart, as engine_gap.py does for position.
 
-For development seeds, in each engine (default look, the model's camera), around a reach goal pose:
+For development seeds, in each engine (default look unless --appearance; the model's camera), near a reach goal:
   - encoder: the energy of real renders turned about the vertical by +-10..45 deg against the goal render,
     beside the energy of renders moved 1, 2 and 4 cm (mean over x, y, z). If 20 deg of yaw costs less energy
     than 1 cm of motion, CEM cannot tell a turned hand from a hand 1 cm off, whatever the predictor does.
   - predictor: the mean |change| of the predicted tokens for a one-step yaw action of +-0.2 rad (the planner's
     rotation bound) against a 4 cm translation, from the same frame (the gripper-response check of issue 19,
-    for yaw).
+    for yaw), beside the change between the encoded renders of the same poses (what it should predict), and the
+    gain: the share of the distance from "nothing moves" to the real outcome that the action input removes
+    (a change in the wrong direction has a gain <= 0, however large), and the floor: how far the prediction for
+    "nothing moves" lies from the current frame itself.
 
     .venv/bin/python experiments/yaw_visibility.py --model runs/model_v2 --seeds 4 --json out.json
 """
@@ -78,10 +81,15 @@ def predictor_response(model, sim) -> dict:
     still, here = predict(np.zeros(7)), real(np.zeros(7))
     yaws = [np.eye(7)[5] * s * 0.2 for s in (-1.0, 1.0)]
     moves = [np.eye(7)[a] * s * 0.04 for a in range(3) for s in (-1.0, 1.0)]
+    def gain(actions):  # the share of the distance to the real outcome that the action input removes (1: all)
+        return float(np.mean([1.0 - _l1(predict(a), real(a)) / _l1(still, real(a)) for a in actions]))
+
     return {"yaw_0.2rad": float(np.mean([_l1(predict(a), still) for a in yaws])),
             "move_4cm": float(np.mean([_l1(predict(a), still) for a in moves])),
             "real_yaw_0.2rad": float(np.mean([_l1(real(a), here) for a in yaws])),
-            "real_move_4cm": float(np.mean([_l1(real(a), here) for a in moves]))}
+            "real_move_4cm": float(np.mean([_l1(real(a), here) for a in moves])),
+            "gain_yaw": gain(yaws), "gain_move": gain(moves),
+            "still_error": _l1(still, here)}  # the floor: "nothing moves" predicted against the frame itself
 
 
 def main(argv=None) -> int:
@@ -90,6 +98,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--first-seed", type=int, default=100000)
     p.add_argument("--engines", nargs="+", default=["mujoco", "pybullet"])
+    p.add_argument("--appearance", default="default", help="TaskOptions.appearance of the scenes")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     if args.first_seed < 100000 or args.first_seed + args.seeds > 150000:
@@ -97,7 +106,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     model = load_world_model(args.model)
     camera = world_model_camera(args.model)
-    options = {} if camera == "default" else {"camera": camera}
+    options = {"appearance": args.appearance, **({} if camera == "default" else {"camera": camera})}
     results = {}
     for engine in args.engines:
         sim = make_sim(engine, image_size=model.image_size)
@@ -119,7 +128,7 @@ def main(argv=None) -> int:
         print(f"{engine}: predictor |change|, {mean['predictor']}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"camera": camera, "results": results,
+        args.json.write_text(json.dumps({"camera": camera, "appearance": args.appearance, "results": results,
                                          "provenance": run_provenance(args.model)}, indent=1))
     return 0
 
