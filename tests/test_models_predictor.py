@@ -170,3 +170,28 @@ def test_block_causal_mask_is_built_once_per_length():
     first = predictor.attention_mask(3, torch.device("cpu"))
     assert first is predictor.attention_mask(3, torch.device("cpu")) and first.shape == (54, 54)
     assert predictor.attention_mask(1, torch.device("cpu")) is None  # one step: everything visible
+
+
+@torch.no_grad()
+def test_residual_output_adds_the_input_frame_and_keeps_the_cache_exact():
+    import dataclasses
+
+    base = tiny_predictor()
+    config = dataclasses.replace(base.config, residual_output=True)
+    predictor = ActionConditionedPredictor(config)
+    predictor.load_state_dict(base.state_dict())  # same parameters: only the output differs
+    x, actions, states, _ = inputs(batch=2, steps=3)
+    torch.testing.assert_close(predictor(x, actions, states), base(x, actions, states) + x, rtol=0, atol=1e-6)
+    cache, outs = None, []
+    for t in range(3):
+        out, cache = predictor.forward_step(x[:, t * HW : (t + 1) * HW], actions[:, t], states[:, t], cache)
+        outs.append(out)
+    torch.testing.assert_close(torch.cat(outs, 1), predictor(x, actions, states), rtol=0, atol=1e-5)
+    # With a zero change the prediction is the input frame: nothing to rebuild.
+    predictor.predictor_proj.weight.zero_()
+    predictor.predictor_proj.bias.zero_()
+    torch.testing.assert_close(predictor(x, actions, states), x, rtol=0, atol=0)
+    # Saved configs name the option only when it is on, so reference-style configs are written as before.
+    assert "residual_output" not in base.config.to_dict()
+    assert PredictorConfig.from_dict(config.to_dict()) == config
+    assert PREDICTOR_PRESETS["ac_embedded_residual"].residual_output

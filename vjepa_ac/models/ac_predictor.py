@@ -150,11 +150,12 @@ class ActionConditionedPredictor(nn.Module):
             self._mask_cache[key] = block_causal_mask(steps, self.config.tokens_per_step, device)
         return self._mask_cache[key]
 
-    def _output(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+    def _output(self, x: torch.Tensor, steps: int, tokens: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         x = x.view(x.shape[0], steps, cfg.tokens_per_step, -1)
         x = x[:, :, cfg.conditioning_tokens :].flatten(1, 2)
-        return self.predictor_proj(self.predictor_norm(x))
+        out = self.predictor_proj(self.predictor_norm(x))
+        return out + tokens.to(out.dtype) if cfg.residual_output else out
 
     # -- full (teacher-forced) pass ------------------------------------------------------------------
     def forward(
@@ -176,7 +177,7 @@ class ActionConditionedPredictor(nn.Module):
         mask = self.attention_mask(steps, x.device)
         for block in self.predictor_blocks:
             x = block(x, cos, sin, mask)
-        return self._output(x, steps)
+        return self._output(x, steps, tokens)
 
     # -- incremental (key/value-cached) pass ---------------------------------------------------------
     def forward_step(
@@ -214,4 +215,4 @@ class ActionConditionedPredictor(nn.Module):
             past = cache.layers[index] if cache.layers else None
             x, present = block.forward_cached(x, cos, sin, past)
             layers.append(present)
-        return self._output(x, 1), PredictorCache(layers=layers, steps=cache.steps + 1)
+        return self._output(x, 1, frame_tokens), PredictorCache(layers=layers, steps=cache.steps + 1)

@@ -159,6 +159,10 @@ class PredictorConfig:
     # Not in the reference: wrap state Euler angles around this orientation before the state encoder
     # (see ac_predictor.wrap_state_euler). None keeps the reference behaviour.
     state_euler_center: tuple[float, float, float] | None = None
+    # Not in the reference: output = the input frame's tokens + the predicted change, so a narrow predictor need
+    # not rebuild the whole frame through its width (experiments/yaw_visibility.py: that rebuilding error exceeds
+    # a yaw turn's change). False keeps the reference behaviour.
+    residual_output: bool = False
 
     def __post_init__(self):
         if self.state_euler_center is not None:
@@ -212,7 +216,10 @@ class PredictorConfig:
         return self.conditioning_tokens + self.tokens_per_frame
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        if not self.residual_output:  # configs of reference-style predictors stay as they were written before it
+            del values["residual_output"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PredictorConfig:
@@ -275,6 +282,11 @@ PREDICTOR_PRESETS: dict[str, PredictorConfig] = {
     "ac_embedded": PredictorConfig(
         image_size=128, patch_size=32, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
         state_euler_center=(3.141592653589793, 0.0, 0.0),
+    ),
+    # ac_embedded predicting the change on top of its input frame (residual_output); an experiment, not shipped.
+    "ac_embedded_residual": PredictorConfig(
+        image_size=128, patch_size=32, encoder_dim=128, embed_dim=64, depth=4, num_heads=4, mlp_hidden_dim=256,
+        state_euler_center=(3.141592653589793, 0.0, 0.0), residual_output=True,
     ),
 }
 
