@@ -27,7 +27,7 @@ from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vjepa_ac.evaluation.provenance import run_provenance  # noqa: E402
+from vjepa_ac.evaluation.provenance import require_development_seeds, run_provenance  # noqa: E402
 from vjepa_ac.models import load_world_model, world_model_camera  # noqa: E402
 from vjepa_ac.simulation import make_sim  # noqa: E402
 from vjepa_ac.simulation.goals import sample_reach_goal  # noqa: E402
@@ -101,11 +101,9 @@ def main(argv=None) -> int:
     p.add_argument("--appearance", default="default", help="TaskOptions.appearance of the scenes")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
-    if args.first_seed < 100000 or args.first_seed + args.seeds > 150000:
-        raise SystemExit("development seeds only (100000-149999)")
+    require_development_seeds(args.first_seed, args.seeds)
     torch.manual_seed(0)
-    model = load_world_model(args.model)
-    camera = world_model_camera(args.model)
+    model, camera = load_world_model(args.model), world_model_camera(args.model)
     options = {"appearance": args.appearance, **({} if camera == "default" else {"camera": camera})}
     results = {}
     for engine in args.engines:

@@ -271,3 +271,13 @@ def test_summary_report_side_by_side_and_provenance_check(eval_runs, tmp_path):
     (tmp_path / "legacy.json").write_text(json.dumps(legacy))
     with pytest.raises(SystemExit, match="no provenance recorded"):
         summary_main([str(tmp_path / "legacy.json"), "--out", str(tmp_path / "m3")])
+
+
+def test_experiments_refuse_seeds_outside_the_development_range():
+    from vjepa_ac.evaluation.provenance import require_development_seeds
+
+    require_development_seeds(100000, 4)
+    require_development_seeds(149996, 4)
+    for first, count in ((150000, 4), (149998, 4), (99999, 2), (200000, 1)):  # test, straddling, training, other
+        with pytest.raises(SystemExit, match="development seeds only"):
+            require_development_seeds(first, count)

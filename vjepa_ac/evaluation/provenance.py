@@ -37,6 +37,17 @@ def run_seed_range(first_seed: int, episodes: int) -> str:
     return first
 
 
+def require_development_seeds(first_seed: int, count: int) -> None:
+    """Diagnostics, benches and experiments: refuse seeds outside the development range (SystemExit)."""
+    try:
+        inside = run_seed_range(first_seed, count) == "development"
+    except ValueError:
+        inside = False
+    if not inside:
+        low, high = SEED_RANGES["development"]
+        raise SystemExit(f"development seeds only ({low}-{high}); got {first_seed}-{first_seed + count - 1}")
+
+
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
