@@ -79,17 +79,15 @@ def predictor_response(model, sim) -> dict:
         return model.encode(sim.render_goal(ee_pose=_turned(pose, np.rad2deg(action[5]))))
 
     still, here = predict(np.zeros(7)), real(np.zeros(7))
-    yaws = [np.eye(7)[5] * s * 0.2 for s in (-1.0, 1.0)]
-    moves = [np.eye(7)[a] * s * 0.04 for a in range(3) for s in (-1.0, 1.0)]
-    def gain(actions):  # the share of the distance to the real outcome that the action input removes (1: all)
-        return float(np.mean([1.0 - _l1(predict(a), real(a)) / _l1(still, real(a)) for a in actions]))
-
-    return {"yaw_0.2rad": float(np.mean([_l1(predict(a), still) for a in yaws])),
-            "move_4cm": float(np.mean([_l1(predict(a), still) for a in moves])),
-            "real_yaw_0.2rad": float(np.mean([_l1(real(a), here) for a in yaws])),
-            "real_move_4cm": float(np.mean([_l1(real(a), here) for a in moves])),
-            "gain_yaw": gain(yaws), "gain_move": gain(moves),
-            "still_error": _l1(still, here)}  # the floor: "nothing moves" predicted against the frame itself
+    result = {"still_error": _l1(still, here)}  # the floor: "nothing moves" predicted against the frame itself
+    for name, key, actions in (("yaw", "yaw_0.2rad", [np.eye(7)[5] * s * 0.2 for s in (-1.0, 1.0)]),
+                               ("move", "move_4cm", [np.eye(7)[a] * s * 0.04 for a in range(3) for s in (-1.0, 1.0)])):
+        outcomes = [(predict(a), real(a)) for a in actions]  # each rendered and predicted once
+        result[key] = float(np.mean([_l1(p, still) for p, _ in outcomes]))
+        result["real_" + key] = float(np.mean([_l1(r, here) for _, r in outcomes]))
+        # the share of the distance to the real outcome that the action input removes (1: all)
+        result["gain_" + name] = float(np.mean([1.0 - _l1(p, r) / _l1(still, r) for p, r in outcomes]))
+    return result
 
 
 def main(argv=None) -> int:
@@ -117,10 +115,9 @@ def main(argv=None) -> int:
                              "predictor": predictor_response(model, sim)})
         finally:
             sim.close()
-        mean = {part: {key: float(np.mean([r[part][key] if part == "predictor" else r["encoder"][part][key]
-                                           for r in rows]))
-                       for key in (rows[0][part] if part == "predictor" else rows[0]["encoder"][part])}
-                for part in ("yaw_deg", "move_cm", "predictor")}
+        parts = [{**r["encoder"], "predictor": r["predictor"]} for r in rows]  # yaw_deg, move_cm, predictor
+        mean = {part: {key: float(np.mean([p[part][key] for p in parts])) for key in parts[0][part]}
+                for part in parts[0]}
         results[engine] = {"rows": rows, "mean": mean}
         print(f"{engine}: encoder energy, yaw (deg) {mean['yaw_deg']}  move (cm) {mean['move_cm']}")
         print(f"{engine}: predictor |change|, {mean['predictor']}", flush=True)

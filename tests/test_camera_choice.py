@@ -2,28 +2,18 @@
 tests/test_appearance.py), "droid" the next model's, the same pose in both engines, reproducible; it sees the hand move along every axis
 and the fingers close at least as well as the first camera (experiments/camera_placement.py measured the choice)."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from script_support import load_script
 
 from vjepa_ac.simulation import TaskOptions, make_sim
 from vjepa_ac.simulation import scene_layout as sl
 from vjepa_ac.simulation.goals import sample_reach_goal
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _experiment(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _visibility():
-    return _experiment("gripper_pixel_visibility")
+    return load_script("experiments/gripper_pixel_visibility.py")
 
 
 def test_options_know_the_cameras():
@@ -94,7 +84,7 @@ def test_droid_camera_sees_the_hand_move_along_every_axis():
     points = _v2_hand_positions(100000, 20)
 
     def px_per_cm(spec):
-        return _experiment("camera_placement").axis_px_per_cm(spec, points, 128)  # what the placement measures
+        return load_script("experiments/camera_placement.py").axis_px_per_cm(spec, points, 128)  # what the placement measures
 
     frontal = sl.CameraSpec(position=(1.25, 0.0, 0.45), lookat=(0.48, 0.0, 0.26), fovy=60.0)
     floor = 0.8 * min(px_per_cm(sl.CAMERAS["default"]))

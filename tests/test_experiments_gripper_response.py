@@ -1,28 +1,18 @@
 """experiments/predictor_gripper_response.py: finds the held-out gripper changes and scores them end to end."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import torch
+from script_support import load_script
 
 from vjepa_ac.models import save_world_model
 from vjepa_ac.training.data.episodes import Episode
 from vjepa_ac.training.data.token_cache import build_token_cache, encoder_fingerprint
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name, folder="experiments"):
-    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_bench_counts_gripper_changes_in_the_held_out_tail(tmp_path):
-    model = _load("plan_latency", "bench").build_random_world_model("micro", "cpu", torch.float32)
+    model = load_script("bench/plan_latency.py").build_random_world_model("micro", "cpu", torch.float32)
     save_world_model(model, tmp_path / "model")
     rng = np.random.default_rng(0)
     trajectories = []
@@ -35,7 +25,7 @@ def test_bench_counts_gripper_changes_in_the_held_out_tail(tmp_path):
     cache = build_token_cache(tmp_path / "cache.safetensors", trajectories, model.encode,
                               encoder_fingerprint(model.encoder), progress=False)
     out = tmp_path / "response.json"
-    bench = _load("predictor_gripper_response")
+    bench = load_script("experiments/predictor_gripper_response.py")
     assert bench.main(["--model", str(tmp_path / "model"), "--token-cache", str(cache), "--val-fraction", "0.25",
                        "--json", str(out)]) == 0
     result = json.loads(out.read_text())

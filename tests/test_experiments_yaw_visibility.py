@@ -1,26 +1,21 @@
 """experiments/yaw_visibility.py on the shipped model: the encoder's energies grow with the turn and the move, and
 the predictor's response sits beside the real change it should match."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from script_support import load_script
 
 from vjepa_ac.models import load_world_model, world_model_camera
 from vjepa_ac.simulation import make_sim
 from vjepa_ac.simulation.goals import sample_reach_goal
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = 100000  # development range
 
 
 @pytest.fixture(scope="module")
 def yaw_visibility():
-    spec = importlib.util.spec_from_file_location("yaw_visibility", ROOT / "experiments" / "yaw_visibility.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/yaw_visibility.py")
 
 
 def test_energies_grow_with_the_turn_and_the_move(yaw_visibility):

@@ -1,6 +1,5 @@
 """bench/gpu_check.py at the tiny size on CPU: every part of the GPU check runs, and its checks hold."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from script_support import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "gpu_check.py"
@@ -75,10 +75,7 @@ def test_timings_and_ratios_are_recorded(tiny_report):
 
 @pytest.fixture(scope="module")
 def gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/gpu_check.py")
 
 
 def test_time_plans_extrapolates_only_when_a_full_plan_does_not_fit(gpu_check):

@@ -1,20 +1,14 @@
 """bench/plan_latency.py: runs end to end on a small preset and counts FLOPs consistently."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "plan_latency.py"
+from script_support import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("plan_latency", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/plan_latency.py")
 
 
 def test_bench_writes_json_with_timing_and_settings(bench, tmp_path):
